@@ -1,0 +1,61 @@
+"""RecBole's Config, aware of the plugin's models and property files."""
+from __future__ import annotations
+
+import os
+
+from recbole.config import Config as RecBoleConfig
+
+from recbole_irllrec.properties_path import properties_dir
+from recbole_irllrec.utils import get_model
+
+EMBEDDED_DATASET = "ml-100k"
+
+
+class Config(RecBoleConfig):
+    """Looks models up in the plugin first and merges
+    ``properties/model/<model>.yaml`` and ``properties/dataset/<dataset>.yaml``
+    over RecBole's own defaults (RecBole ignores a plugin's property files).
+
+    ``data_path`` is made absolute (Ray Tune changes the working directory).
+    For ``ml-100k`` RecBole always points at its bundled copy; here it points at
+    ``<data_path>/ml-100k``, the copy dataset_prep builds with text features.
+    """
+
+    def _get_model_and_dataset(self, model, dataset):
+        if model is None:
+            try:
+                model = self.external_config_dict["model"]
+            except KeyError:
+                raise KeyError(
+                    "model needs to be given by --model, a config file or the config dict."
+                ) from None
+        if isinstance(model, str):
+            final_model, final_model_class = model, get_model(model)
+        else:
+            final_model, final_model_class = model.__name__, model
+        if dataset is None:
+            try:
+                dataset = self.external_config_dict["dataset"]
+            except KeyError:
+                raise KeyError(
+                    "dataset needs to be given by --dataset, a config file or the config dict."
+                ) from None
+        return final_model, final_model_class, dataset
+
+    def _load_internal_config_dict(self, model, model_class, dataset):
+        super()._load_internal_config_dict(model, model_class, dataset)
+        root = properties_dir()
+        model_file = root / "model" / f"{model}.yaml"
+        dataset_file = root / "dataset" / f"{dataset}.yaml"
+        if model_file.is_file():
+            self._update_internal_config_dict(str(model_file))
+        if dataset_file.is_file():
+            config_dict = self._update_internal_config_dict(str(dataset_file))
+            self.parameters["Dataset"] += [k for k in config_dict if k not in self.parameters["Dataset"]]
+
+    def _set_default_parameters(self):
+        super()._set_default_parameters()
+        if self.dataset == EMBEDDED_DATASET:
+            root = self.external_config_dict.get("data_path", self.internal_config_dict["data_path"])
+            self.final_config_dict["data_path"] = os.path.join(root, self.dataset)
+        self.final_config_dict["data_path"] = os.path.abspath(self.final_config_dict["data_path"])

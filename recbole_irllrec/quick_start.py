@@ -1,0 +1,133 @@
+"""Entry points mirroring ``recbole.quick_start``, for plugin and RecBole models.
+
+``prepare`` is an optional callable that gets the Config before the dataset is
+loaded; the run script passes dataset_prep's builder of the embedded default
+(this package never imports dataset_prep).
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from logging import getLogger
+from typing import Callable, Optional
+
+from recbole.data import data_preparation
+from recbole.data.dataset import Dataset
+from recbole.utils import ModelType, init_logger, init_seed, set_color
+
+from recbole_irllrec.checkpoint import load_checkpoint
+from recbole_irllrec.config import Config
+from recbole_irllrec.data import TextFeatureDataset
+from recbole_irllrec.data.text_features import configured_text_columns
+from recbole_irllrec.utils import get_model, get_trainer
+
+Prepare = Optional[Callable[[Config], None]]
+
+
+def create_dataset(config: Config) -> Dataset:
+    """Build the dataset from its atomic files (never from a pickled
+    ``saved/*-Dataset.pth``, which RecBole would unpickle). Datasets that
+    declare text features get :class:`TextFeatureDataset`, which validates them."""
+    module = importlib.import_module("recbole.data.dataset")
+    if hasattr(module, config["model"] + "Dataset"):
+        return getattr(module, config["model"] + "Dataset")(config)
+    if config["MODEL_TYPE"] == ModelType.GENERAL and configured_text_columns(config):
+        return TextFeatureDataset(config)
+    type2class = {
+        ModelType.GENERAL: "Dataset",
+        ModelType.SEQUENTIAL: "SequentialDataset",
+        ModelType.CONTEXT: "Dataset",
+        ModelType.KNOWLEDGE: "KnowledgeBasedDataset",
+        ModelType.TRADITIONAL: "Dataset",
+        ModelType.DECISIONTREE: "Dataset",
+    }
+    return getattr(module, type2class[config["MODEL_TYPE"]])(config)
+
+
+def _build(config: Config, prepare: Prepare):
+    if prepare is not None:
+        prepare(config)
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    return dataset, model, train_data, valid_data, test_data
+
+
+def run_recbole_irllrec(
+    model: str | None = None,
+    dataset: str | None = None,
+    config_file_list: list[str] | None = None,
+    config_dict: dict | None = None,
+    saved: bool = True,
+    prepare: Prepare = None,
+) -> dict:
+    """Train and test one model (plugin or RecBole) on one dataset, logging as
+    RecBole's ``run_recbole`` does; returns the same result dict."""
+    config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    logger = getLogger()
+    logger.info(sys.argv)
+    logger.info(config)
+
+    dataset_obj, model_obj, train_data, valid_data, test_data = _build(config, prepare)
+    logger.info(dataset_obj)
+    logger.info(model_obj)
+
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
+    best_valid_score, best_valid_result = trainer.fit(
+        train_data, valid_data, saved=saved, show_progress=config["show_progress"]
+    )
+    test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=config["show_progress"])
+
+    logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
+    logger.info(set_color("test result", "yellow") + f": {test_result}")
+    return {
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+        "saved_model_file": trainer.saved_model_file if saved else None,
+    }
+
+
+def objective_function(
+    config_dict: dict | None = None,
+    config_file_list: list[str] | None = None,
+    saved: bool = True,
+    prepare: Prepare = None,
+) -> dict:
+    """One trial for hyperparameter search, as RecBole's ``objective_function``."""
+    config = Config(config_dict=config_dict, config_file_list=config_file_list)
+    init_seed(config["seed"], config["reproducibility"])
+    logging.basicConfig(level=logging.ERROR)
+    _, model_obj, train_data, valid_data, test_data = _build(config, prepare)
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
+    best_valid_score, best_valid_result = trainer.fit(train_data, valid_data, verbose=False, saved=saved)
+    test_result = trainer.evaluate(test_data, load_best_model=saved)
+    return {
+        "model": config["model"],
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+    }
+
+
+def load_data_and_model(model_file: str, prepare: Prepare = None):
+    """Rebuild config, data and model from a checkpoint of this plugin (loaded
+    with ``weights_only=True``), with the best parameters restored."""
+    checkpoint = load_checkpoint(model_file, map_location="cpu")
+    record = checkpoint["config"]
+    external = dict(record["external"])
+    external.pop("model", None)
+    external.pop("dataset", None)
+    config = Config(model=record["model"], dataset=record["dataset"], config_dict=external)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    dataset, model, train_data, valid_data, test_data = _build(config, prepare)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.load_other_parameter(checkpoint.get("other_parameter"))
+    return config, model, dataset, train_data, valid_data, test_data

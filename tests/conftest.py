@@ -1,0 +1,100 @@
+"""Shared fixtures: a tiny RecBole dataset with text features, made per test."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from recbole_irllrec.data.text_features import FILE_LAYOUT, ITEM_SUFFIX, USER_SUFFIX  # noqa: E402
+
+TINY = "tiny"
+
+
+def _vec(v) -> str:
+    return " ".join(f"{x:.6f}" for x in v)
+
+
+def write_tiny_dataset(
+    root: Path,
+    name: str = TINY,
+    n_users: int = 30,
+    n_items: int = 40,
+    per_user: int = 10,
+    profile_dim: int = 8,
+    intent_dim: int = 12,
+    seed: int = 0,
+) -> Path:
+    """Interactions split into train/valid/test files plus ``.useremb`` and
+    ``.itememb`` with random vectors; raw ids are ``u<k>`` and ``i<k>``."""
+    rng = np.random.default_rng(seed)
+    folder = Path(root) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    header = "user_id:token\titem_id:token\n"
+    splits = {"train": [], "valid": [], "test": []}
+    for u in range(n_users):
+        items = rng.choice(n_items, size=per_user, replace=False)
+        for k, i in enumerate(items):
+            part = "train" if k < per_user - 2 else ("valid" if k == per_user - 2 else "test")
+            splits[part].append(f"u{u}\ti{i}\n")
+    used_items = sorted({int(line.split("\t")[1][1:]) for rows in splits.values() for line in rows})
+    for part, rows in splits.items():
+        (folder / f"{name}.{part}.inter").write_text(header + "".join(rows))
+    for suffix, ids in ((USER_SUFFIX, [f"u{u}" for u in range(n_users)]), (ITEM_SUFFIX, [f"i{i}" for i in used_items])):
+        (id_p, val_p), (id_i, val_i) = FILE_LAYOUT[suffix]
+        lines = [f"{id_p}:token\t{id_i}:token\t{val_p}:float_seq\t{val_i}:float_seq\n"]
+        for raw in ids:
+            lines.append(f"{raw}\t{raw}\t{_vec(rng.normal(size=profile_dim))}\t{_vec(rng.normal(size=intent_dim))}\n")
+        (folder / f"{name}.{suffix}").write_text("".join(lines))
+    return folder
+
+
+def tiny_config(data_root: Path, tmp_path: Path, **overrides) -> dict:
+    """Config dict for the tiny dataset: CPU, one quick epoch, outputs in tmp."""
+    config = {
+        "data_path": str(data_root),
+        "checkpoint_dir": str(tmp_path / "saved"),
+        "benchmark_filename": ["train", "valid", "test"],
+        "load_col": {
+            "inter": ["user_id", "item_id"],
+            USER_SUFFIX: [c for pair in FILE_LAYOUT[USER_SUFFIX] for c in pair],
+            ITEM_SUFFIX: [c for pair in FILE_LAYOUT[ITEM_SUFFIX] for c in pair],
+        },
+        "additional_feat_suffix": [USER_SUFFIX, ITEM_SUFFIX],
+        "alias_of_user_id": [FILE_LAYOUT[USER_SUFFIX][0][0], FILE_LAYOUT[USER_SUFFIX][1][0]],
+        "alias_of_item_id": [FILE_LAYOUT[ITEM_SUFFIX][0][0], FILE_LAYOUT[ITEM_SUFFIX][1][0]],
+        "preload_weight": {id_col: val for s in (USER_SUFFIX, ITEM_SUFFIX) for id_col, val in FILE_LAYOUT[s]},
+        "gpu_id": "",
+        "use_gpu": False,
+        "epochs": 1,
+        "eval_step": 1,
+        "train_batch_size": 64,
+        "eval_batch_size": 4096,
+        "show_progress": False,
+        "state": "ERROR",
+        "metrics": ["Recall", "NDCG"],
+        "topk": [10, 20],
+        "valid_metric": "NDCG@20",
+        "reproducibility": True,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(autouse=True)
+def _clean_argv(monkeypatch, tmp_path):
+    # RecBole's Config reads --key=value from sys.argv; keep pytest's flags out,
+    # and keep log/ and saved/ out of the checkout
+    monkeypatch.setattr(sys, "argv", ["pytest"])
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> Path:
+    root = tmp_path / "data"
+    write_tiny_dataset(root)
+    return root
