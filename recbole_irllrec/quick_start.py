@@ -45,7 +45,9 @@ def create_dataset(config: Config) -> Dataset:
     return getattr(module, type2class[config["MODEL_TYPE"]])(config)
 
 
-def _build(config: Config, prepare: Prepare):
+def build_data_and_model(config: Config, prepare: Prepare = None):
+    """Dataset, model and the three data loaders for ``config`` (the steps
+    between the Config and the trainer)."""
     if prepare is not None:
         prepare(config)
     dataset = create_dataset(config)
@@ -72,7 +74,7 @@ def run_recbole_irllrec(
     logger.info(sys.argv)
     logger.info(config)
 
-    dataset_obj, model_obj, train_data, valid_data, test_data = _build(config, prepare)
+    dataset_obj, model_obj, train_data, valid_data, test_data = build_data_and_model(config, prepare)
     logger.info(dataset_obj)
     logger.info(model_obj)
 
@@ -103,7 +105,7 @@ def objective_function(
     config = Config(config_dict=config_dict, config_file_list=config_file_list)
     init_seed(config["seed"], config["reproducibility"])
     logging.basicConfig(level=logging.ERROR)
-    _, model_obj, train_data, valid_data, test_data = _build(config, prepare)
+    _, model_obj, train_data, valid_data, test_data = build_data_and_model(config, prepare)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
     best_valid_score, best_valid_result = trainer.fit(train_data, valid_data, verbose=False, saved=saved)
     test_result = trainer.evaluate(test_data, load_best_model=saved)
@@ -127,7 +129,7 @@ def load_data_and_model(model_file: str, prepare: Prepare = None):
     config = Config(model=record["model"], dataset=record["dataset"], config_dict=external)
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
-    dataset, model, train_data, valid_data, test_data = _build(config, prepare)
+    dataset, model, train_data, valid_data, test_data = build_data_and_model(config, prepare)
     model.load_state_dict(checkpoint["state_dict"])
     model.load_other_parameter(checkpoint.get("other_parameter"))
     return config, model, dataset, train_data, valid_data, test_data

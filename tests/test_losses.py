@@ -72,3 +72,15 @@ def test_soft_target_cross_entropy_by_hand():
     teacher = torch.tensor([[1.0, 1.0]])  # uniform target
     expected = -(0.5 * math.log(0.25) + 0.5 * math.log(0.75))
     assert math.isclose(soft_target_cross_entropy(student, teacher).item(), expected, rel_tol=1e-6)
+
+
+def test_counted_rows_equal_repeated_rows():
+    torch.manual_seed(3)
+    a, p, c = torch.randn(4, 3), torch.randn(4, 3), torch.randn(5, 3)
+    counts = torch.tensor([1, 3, 2, 1])
+    c_counts = torch.tensor([2, 1, 1, 4, 1])
+    repeated = info_nce_sum(
+        a.repeat_interleave(counts, 0), p.repeat_interleave(counts, 0), c.repeat_interleave(c_counts, 0), 0.2
+    )
+    counted = info_nce_sum(a, p, c, 0.2, anchor_counts=counts, candidate_counts=c_counts)
+    assert torch.allclose(repeated, counted, rtol=1e-5)

@@ -6,6 +6,8 @@ no edges, so it stays an isolated node.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -36,7 +38,10 @@ def normalized_adjacency(edge_index: torch.Tensor, n_nodes: int) -> torch.Tensor
     inv_sqrt[torch.isinf(inv_sqrt)] = 0.0
     values = inv_sqrt[head] * inv_sqrt[tail]
     adj = torch.sparse_coo_tensor(edge_index, values, (n_nodes, n_nodes)).coalesce()
-    return adj.to_sparse_csr()
+    # CSR: ~1.7x faster than COO for propagation + backward on CPU (ml-100k size)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return adj.to_sparse_csr()
 
 
 def propagate(adj: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:

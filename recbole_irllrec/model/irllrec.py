@@ -131,12 +131,17 @@ class IRLLRec(GeneralRecommender):
 
     def _info_nce_group(self, graph_side, text_side, user, pos, neg, temperature):
         """The reference's three InfoNCE terms (anchor users against all users,
-        positives and negatives against the batch's), divided by the batch size."""
-        pos_n, neg_n = pos + self.n_users, neg + self.n_users
-        candidates = text_side[self.real_users]
-        loss = info_nce_sum(graph_side[user], text_side[user], candidates, temperature)
-        loss = loss + info_nce_sum(graph_side[pos_n], text_side[pos_n], text_side[pos_n], temperature)
-        loss = loss + info_nce_sum(graph_side[neg_n], text_side[neg_n], text_side[neg_n], temperature)
+        positives and negatives against the batch's positives / negatives),
+        divided by the batch size. Repeated ids are counted, not repeated."""
+        users, user_counts = torch.unique(user, return_counts=True)
+        loss = info_nce_sum(
+            graph_side[users], text_side[users], text_side[self.real_users], temperature, anchor_counts=user_counts
+        )
+        for items in (pos, neg):
+            nodes, counts = torch.unique(items + self.n_users, return_counts=True)
+            loss = loss + info_nce_sum(
+                graph_side[nodes], text_side[nodes], text_side[nodes], temperature, counts, counts
+            )
         return loss / user.shape[0]
 
     def _tower_rows(self, tower, vectors, rows):

@@ -30,13 +30,24 @@ def info_nce_sum(
     positives: torch.Tensor,
     candidates: torch.Tensor,
     temperature: float,
+    anchor_counts: torch.Tensor | None = None,
+    candidate_counts: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """InfoNCE of each anchor against its positive, with ``candidates`` as the
-    denominator; cosine similarity, summed over anchors."""
+    denominator; cosine similarity, summed over anchors.
+
+    ``anchor_counts`` / ``candidate_counts`` stand for repeated rows: a row with
+    count k counts k times, exactly as if it were repeated (in-batch terms are
+    computed over distinct ids, which is several times cheaper than B x B).
+    """
     a, p, c = _unit(anchors), _unit(positives), _unit(candidates)
-    pos = (a * p).sum(-1) / temperature
-    log_denominator = torch.logsumexp(a @ c.T / temperature, dim=-1)
-    return (log_denominator - pos).sum()
+    logits = a @ c.T / temperature
+    if candidate_counts is not None:
+        logits = logits + candidate_counts.to(logits.dtype).log()
+    per_anchor = torch.logsumexp(logits, dim=-1) - (a * p).sum(-1) / temperature
+    if anchor_counts is not None:
+        per_anchor = per_anchor * anchor_counts.to(per_anchor.dtype)
+    return per_anchor.sum()
 
 
 class _ChunkedInfoNCE(torch.autograd.Function):

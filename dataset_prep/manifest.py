@@ -1,0 +1,90 @@
+"""Build manifest: decides whether a prepared folder can be reused.
+
+The manifest stores the build parameters (seed, ratios, writer, embedder and
+a fingerprint of every source file) next to the list of produced files. A
+folder is reused only if its parameters are identical and every listed file
+is still there with the recorded size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_write_json
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = 1
+
+
+def fingerprint(path: str | Path) -> dict[str, Any]:
+    """Size and sha256 of a file (sources are a few MB, hashing is cheap)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"size": Path(path).stat().st_size, "sha256": digest.hexdigest()}
+
+
+def build_params(
+    *,
+    dataset: str,
+    seed: int,
+    ratios: Iterable[float],
+    writer: Mapping[str, str],
+    embedder: str,
+    sources: Iterable[Path],
+) -> dict[str, Any]:
+    """Everything that influences the folder's content, in JSON-comparable form."""
+    return {
+        "format": MANIFEST_FORMAT,
+        "dataset": dataset,
+        "seed": int(seed),
+        "ratios": [float(r) for r in ratios],
+        "writer": dict(writer),
+        "embedder": embedder,
+        "sources": {Path(p).name: fingerprint(p) for p in sorted(sources)},
+    }
+
+
+def write_manifest(folder: Path, params: Mapping[str, Any], outputs: Iterable[str], stats: Mapping[str, Any]) -> None:
+    """Write the manifest last, after every listed output exists in ``folder``."""
+    manifest = {
+        "params": dict(params),
+        "outputs": {name: {"size": (folder / name).stat().st_size} for name in sorted(outputs)},
+        "stats": dict(stats),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    atomic_write_json(folder / MANIFEST_NAME, manifest)
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The folder's manifest, or None if missing or unreadable."""
+    try:
+        with open(folder / MANIFEST_NAME, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def reusable(folder: Path, params: Mapping[str, Any]) -> bool:
+    """True when ``folder`` was built with ``params`` and still holds all its outputs."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return False
+    if manifest.get("params") != json.loads(json.dumps(params)):
+        logger.info("Build parameters of %s changed; rebuilding.", folder)
+        return False
+    for name, info in manifest.get("outputs", {}).items():
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != info.get("size"):
+            logger.info("%s is missing or changed; rebuilding.", path)
+            return False
+    return True
