@@ -105,3 +105,16 @@ def test_every_term_trains_every_part(tiny_data, tmp_path, scope):
     for name, param in model.named_parameters():
         if param.requires_grad:
             assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_batch_reg_scope_is_recboles_emb_loss(tiny_data, tmp_path):
+    from recbole.model.loss import EmbLoss
+
+    model, batch = _model_and_batch(tiny_data, tmp_path, **{**ZERO, "reg_weight": 0.1, "reg_scope": "batch"})
+    loss = model.calculate_loss(batch)
+    user_e, item_e, _ = model.forward()
+    u, i, j = batch["user_id"], batch["item_id"], batch["neg_item_id"]
+    bpr = losses.bpr_loss((user_e[u] * item_e[i]).sum(-1), (user_e[u] * item_e[j]).sum(-1))
+    ego_u, ego_i = model.backbone.user_embedding.weight, model.backbone.item_embedding.weight
+    reg = EmbLoss()(ego_u[u], ego_i[i], ego_i[j])
+    assert torch.allclose(loss, bpr + 0.1 * reg.squeeze(), atol=1e-6)

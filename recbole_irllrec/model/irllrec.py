@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import torch
 from recbole.model.abstract_recommender import GeneralRecommender
+from recbole.model.loss import EmbLoss
 from recbole.utils import InputType
 
 from recbole_irllrec.data.text_features import (
@@ -75,6 +76,7 @@ class IRLLRec(GeneralRecommender):
         self.intent_num = config["intent_num"]
         self.reg_weight = config["reg_weight"]
         self.reg_scope = config["reg_scope"]
+        self.require_pow = config["require_pow"]
         self.kd_weight = config["kd_weight"]
         self.kd_temperature = config["kd_temperature"]
         self.kd_int_weight = config["kd_int_weight"]
@@ -120,6 +122,7 @@ class IRLLRec(GeneralRecommender):
             persistent=False,
         )
 
+        self.batch_reg_loss = EmbLoss()
         self.restore_user_e = None
         self.restore_item_e = None
         self.other_parameter_name = ["restore_user_e", "restore_item_e"]
@@ -165,8 +168,11 @@ class IRLLRec(GeneralRecommender):
             if self.reg_scope == "all":
                 reg = l2_norm_sq(w for w in self.parameters() if w.requires_grad)
             else:
+                # as RecBole's LightGCN: the batch's ego embeddings
                 ego = self.backbone.ego_embeddings()
-                reg = l2_norm_sq([ego[user], ego[pos + self.n_users], ego[neg + self.n_users]]) / user.shape[0]
+                reg = self.batch_reg_loss(
+                    ego[user], ego[pos + self.n_users], ego[neg + self.n_users], require_pow=self.require_pow
+                ).squeeze()
             loss = loss + self.reg_weight * reg
 
         # the nodes the text terms touch: all users (InfoNCE candidates) and the batch's items
