@@ -64,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--models", nargs="+", default=["BPR", "LightGCN", "IRLLRec-noalign", "IRLLRec"])
+    parser.add_argument("--stopping-step", type=int, default=10, help="validations without gain before stopping")
     parser.add_argument("--csv", type=str, default="benchmarks/ml100k_results.csv")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra IRLLRec settings")
     args = parser.parse_args()
@@ -77,7 +78,7 @@ def main() -> None:
         "train_batch_size": 2048,
         "learning_rate": 1e-3,
         "eval_step": 1,
-        "stopping_step": 10,
+        "stopping_step": args.stopping_step,
         "embedding_size": 32,
         "n_layers": 3,
         "eval_batch_size": 1_000_000,
