@@ -1,0 +1,1 @@
+"""LLM-written profile and intent texts: backends, prompts and the answer cache."""

@@ -1,0 +1,67 @@
+"""The one small interface every chat backend implements.
+
+A backend turns a :class:`ChatRequest` (chat messages plus the structured
+input they were rendered from) into a :class:`ChatAnswer` (raw text plus
+token counts). It does not parse the answer: checking the JSON and
+re-asking is the pipeline's job, identical for every backend.
+
+Errors:
+- :class:`FatalBackendError` stops the whole run (bad key, unknown model):
+  every other request would fail the same way.
+- Any other exception fails this one request only; the pipeline records it
+  and goes on. Transport retries (429, 5xx, timeouts) happen inside the
+  backend, e.g. in the openai client, before such an exception is raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One prompt: ``task`` (e.g. ``item_intent``), the entity it is about, messages and input."""
+
+    task: str
+    entity_id: str
+    messages: tuple[dict[str, str], ...]
+    payload: dict[str, Any] = field(default_factory=dict, compare=False)
+    output_keys: tuple[str, ...] = ()
+
+    def prompt_sha(self) -> str:
+        """Hash of exactly what a model sees (the messages); the payload is derived data."""
+        text = json.dumps(list(self.messages), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    """Raw answer text and token usage (0 where a backend cannot count)."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class FatalBackendError(RuntimeError):
+    """An error that every further request would repeat; the run stops."""
+
+
+@runtime_checkable
+class ChatBackend(Protocol):
+    """``name`` and ``model`` key the answer cache; ``max_concurrency`` bounds parallel calls."""
+
+    name: str
+    model: str
+    max_concurrency: int
+
+    def complete(self, request: ChatRequest) -> ChatAnswer:
+        """Answer one request (may be called from several threads, up to ``max_concurrency``)."""
+        ...
+
+    def settings(self) -> dict[str, Any]:
+        """Generation settings that change answers (temperature, max tokens, ...); part of the cache key."""
+        ...
