@@ -1,7 +1,9 @@
-"""Command line: ``python -m dataset_prep ml-100k --data-root dataset [--seed 2020] [--force]``.
+"""Command line: ``python -m dataset_prep <command> ...``.
 
-One subcommand per dataset; each maps its options onto the matching
-``prepare_*`` function.
+- ``ml-100k``: prepare RecBole's bundled MovieLens-100K (split, texts, vectors).
+- ``intents``: LLM-written profile and intent texts for any atomic dataset.
+
+Each subcommand maps its options onto one function of the package.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Parser with one subcommand per supported dataset."""
     parser = argparse.ArgumentParser(prog="python -m dataset_prep", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="DATASET")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ml100k = commands.add_parser("ml-100k", help="prepare RecBole's bundled MovieLens-100K")
     ml100k.add_argument("--data-root", default="dataset", help="folder that receives ml-100k/ (default: dataset)")
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     ml100k.add_argument("--device", default=None, help="torch device for the embedder (default: automatic)")
     ml100k.add_argument("--force", action="store_true", help="rebuild even if the folder is up to date")
     ml100k.set_defaults(handler=_run_ml100k)
+
+    _add_intents(commands)
     return parser
 
 
@@ -47,6 +51,84 @@ def _run_ml100k(args: argparse.Namespace) -> None:
     print(folder)
 
 
+# ------------------------------------------------------------------ intents
+def _add_intents(commands: argparse._SubParsersAction) -> None:
+    from .intents import IntentOptions
+    from .llm.factory import BACKENDS
+    from .llm.prompts import TASKS
+
+    defaults = IntentOptions()
+    p = commands.add_parser(
+        "intents",
+        help="LLM-written profile and intent texts for a RecBole atomic dataset",
+        description="Writes <name>.item.texts.jsonl and <name>.user.texts.jsonl from the training split. "
+        "OpenAI-compatible servers are configured by OPENAI_BASE_URL and OPENAI_API_KEY (environment only).",
+    )
+    p.add_argument("folder", help="dataset folder holding <name>.train.inter (and .item/.user when present)")
+    p.add_argument("--name", help="dataset name (default: the folder's name)")
+    p.add_argument("--backend", choices=BACKENDS, default="offline", help="who writes the texts (default: offline)")
+    p.add_argument("--model", help="model name (openai), model path or 'smollm2' (hf)")
+    p.add_argument("--base-url", help="chat endpoint, overriding OPENAI_BASE_URL")
+    p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS), help="default: all four")
+    p.add_argument("--limit-items", type=int, help="only the first N items (sorted ids)")
+    p.add_argument("--limit-users", type=int, help="only the first N users (sorted ids)")
+    p.add_argument("--max-user-items", type=int, default=defaults.max_user_items,
+                   help="training interactions sampled into a user prompt")
+    p.add_argument("--max-item-reviews", type=int, default=defaults.max_item_reviews,
+                   help="training reviews sampled into an item prompt (when the .inter has text fields)")
+    p.add_argument("--max-field-chars", type=int, default=defaults.max_field_chars,
+                   help="longer attribute values are clipped")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="sampling seed")
+    p.add_argument("--concurrency", type=int, default=defaults.concurrency, help="parallel requests")
+    p.add_argument("--max-reasks", type=int, default=defaults.max_reasks,
+                   help="times a malformed answer is asked again before it counts as failed")
+    p.add_argument("--max-retries", type=int, default=5, help="HTTP retries on 429/5xx/timeouts (openai client)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request")
+    p.add_argument("--max-tokens", type=int, default=512, help="completion token limit per answer")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--no-json-mode", action="store_true", help="never send response_format (openai)")
+    p.add_argument("--device", help="torch device for the hf backend (default: automatic)")
+    p.add_argument("--prompt-dir", help="folder with <task>.yaml files overriding the packaged prompts")
+    p.add_argument("--cache", help="answer cache (default: <folder>/<name>.llmcache.jsonl)")
+    p.add_argument("--train-file", help="training interactions, if not <folder>/<name>.train.inter")
+    p.add_argument("--user-field", default=defaults.user_field)
+    p.add_argument("--item-field", default=defaults.item_field)
+    p.add_argument("--rating-field", default=defaults.rating_field)
+    p.add_argument("--time-field", default=defaults.time_field, help="left out of prompts")
+    p.add_argument("--dry-run", action="store_true", help="print sample prompts and a token estimate; send nothing")
+    p.set_defaults(handler=_run_intents)
+
+
+def _run_intents(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .intents import IntentOptions, dry_run, generate_texts, summary_lines
+    from .llm.factory import make_backend
+
+    folder = Path(args.folder)
+    name = args.name or folder.resolve().name
+    options = IntentOptions(
+        tasks=tuple(args.tasks), user_field=args.user_field, item_field=args.item_field,
+        rating_field=args.rating_field, time_field=args.time_field, train_file=args.train_file,
+        max_user_items=args.max_user_items, max_item_reviews=args.max_item_reviews,
+        max_field_chars=args.max_field_chars, limit_items=args.limit_items, limit_users=args.limit_users,
+        seed=args.seed, concurrency=args.concurrency, max_reasks=args.max_reasks, prompt_dir=args.prompt_dir,
+        cache_path=args.cache,
+    )
+    if args.dry_run:
+        dry_run(folder, name, options, max_tokens=args.max_tokens)
+        return 0
+    backend = make_backend(
+        args.backend, args.model, base_url=args.base_url, temperature=args.temperature,
+        max_tokens=args.max_tokens, max_retries=args.max_retries, timeout=args.timeout,
+        concurrency=args.concurrency, json_mode=not args.no_json_mode, device=args.device,
+    )
+    report = generate_texts(folder, name, backend, options)
+    for line in summary_lines(report):
+        print(line)
+    return 1 if report.failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the chosen subcommand, return the exit status."""
     args = build_parser().parse_args(argv)
@@ -54,8 +136,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    args.handler(args)
-    return 0
+    try:
+        status = args.handler(args)
+    except _user_errors() as exc:
+        # Bad input or an unusable backend: one clear line, not a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return int(status or 0)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .intents import IntentInputError
+    from .llm.backend import FatalBackendError
+    from .llm.prompts import PromptFileError
+
+    return (IntentInputError, FatalBackendError, PromptFileError, FileNotFoundError)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from .atomic import atomic_write_json
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 2: the folder also carries .item/.user
 
 
 def fingerprint(path: str | Path) -> dict[str, Any]:

@@ -99,6 +99,11 @@ def _build(
     """Write every output file into ``folder``; returns summary counts for the manifest."""
     inter = read_atomic(source / f"{ML100K}.inter")
     split_files, counts = _write_splits(folder, inter, seed, ratios)
+    for ext in ("item", "user"):
+        # Side files travel along so `python -m dataset_prep intents` can prompt from this folder.
+        if (source / f"{ML100K}.{ext}").is_file():
+            side = read_atomic(source / f"{ML100K}.{ext}")
+            write_atomic(folder / f"{ML100K}.{ext}", side.header, side.frame.to_numpy().tolist())
 
     # Every rating a text sees comes from the train file as written (what RecBole trains on);
     # the source table is used below only for the lists of ids that get a row.

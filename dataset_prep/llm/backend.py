@@ -8,6 +8,8 @@ re-asking is the pipeline's job, identical for every backend.
 Errors:
 - :class:`FatalBackendError` stops the whole run (bad key, unknown model):
   every other request would fail the same way.
+- :class:`InvalidResponseError` (a reply that is not a chat completion at
+  all) is treated like a malformed answer: the request is asked again.
 - Any other exception fails this one request only; the pipeline records it
   and goes on. Transport retries (429, 5xx, timeouts) happen inside the
   backend, e.g. in the openai client, before such an exception is raised.
@@ -48,6 +50,10 @@ class ChatAnswer:
 
 class FatalBackendError(RuntimeError):
     """An error that every further request would repeat; the run stops."""
+
+
+class InvalidResponseError(RuntimeError):
+    """The backend replied, but not with a readable completion (e.g. a broken body)."""
 
 
 @runtime_checkable
