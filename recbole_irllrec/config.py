@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from recbole.config import Config as RecBoleConfig
 
@@ -9,6 +10,8 @@ from recbole_irllrec.properties_path import properties_dir
 from recbole_irllrec.utils import get_model
 
 EMBEDDED_DATASET = "ml-100k"
+# RecBole logs every config key and pickles the config into checkpoints: no secret may live there.
+SECRET_KEY = re.compile(r"api_?key|secret|password|passwd|token$", re.IGNORECASE)
 
 
 class Config(RecBoleConfig):
@@ -59,3 +62,14 @@ class Config(RecBoleConfig):
             root = self.external_config_dict.get("data_path", self.internal_config_dict["data_path"])
             self.final_config_dict["data_path"] = os.path.join(root, self.dataset)
         self.final_config_dict["data_path"] = os.path.abspath(self.final_config_dict["data_path"])
+        refuse_secrets(self.final_config_dict)
+
+
+def refuse_secrets(config: dict) -> None:
+    """Raise if a key looks like a credential: it would end up in logs and checkpoints."""
+    found = sorted(k for k in config if SECRET_KEY.search(str(k)))
+    if found:
+        raise ValueError(
+            f"config key(s) {found} look like credentials; RecBole writes the whole config to its log and "
+            "checkpoints, so keep secrets in environment variables (e.g. OPENAI_API_KEY) instead"
+        )

@@ -118,3 +118,10 @@ def test_batch_reg_scope_is_recboles_emb_loss(tiny_data, tmp_path):
     ego_u, ego_i = model.backbone.user_embedding.weight, model.backbone.item_embedding.weight
     reg = EmbLoss()(ego_u[u], ego_i[i], ego_i[j])
     assert torch.allclose(loss, bpr + 0.1 * reg.squeeze(), atol=1e-6)
+
+
+def test_credentials_in_the_config_are_refused(tiny_data, tmp_path):
+    # RecBole logs the whole config and pickles it into checkpoints.
+    config = tiny_config(tiny_data, tmp_path, openai_api_key="sk-should-not-be-here")
+    with pytest.raises(ValueError, match=r"\['openai_api_key'\] look like credentials"):
+        Config(model="IRLLRec", dataset=TINY, config_dict=config)
