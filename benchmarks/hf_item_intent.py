@@ -8,6 +8,14 @@ few ml-100k items (RecBole's bundled copy) for each prompt variant and prints,
 per variant, completion tokens per answer, tokens/s and how many answers parse
 as JSON with every key (strictly: the whole text; relaxed: the first {...}).
 ``--batched`` instead times left-padded batched generation of the same prompts.
+Variants ``fill*`` write the JSON skeleton themselves and let the model write only
+each value (a possible backend mode, not in ``HFChatBackend``).
+
+Measured on 2 CPU threads (items 1 2 11 88 127): load ~22-28 s, 11-15 tok/s;
+whole four-key answers were never valid JSON (0/5 in every free-running variant:
+the list ``key_attributes`` loops); intent-only with prefill ``{"intent": "Attracts
+viewers who`` (K) gave 3/5 strict, 5/5 with a per-key lenient parse; batching 8
+prompts gave 2.8x the tokens/s of one at a time.
 """
 from __future__ import annotations
 
