@@ -55,7 +55,7 @@ def _run_ml100k(args: argparse.Namespace) -> None:
 def _add_intents(commands: argparse._SubParsersAction) -> None:
     from .intents import IntentOptions
     from .llm.factory import BACKENDS
-    from .llm.prompts import TASKS
+    from .llm.prompts import PROMPT_SETS, TASKS
 
     defaults = IntentOptions()
     p = commands.add_parser(
@@ -89,6 +89,9 @@ def _add_intents(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--no-json-mode", action="store_true", help="never send response_format (openai)")
     p.add_argument("--device", help="torch device for the hf backend (default: automatic)")
     p.add_argument("--prompt-dir", help="folder with <task>.yaml files overriding the packaged prompts")
+    p.add_argument("--prompt-set", choices=PROMPT_SETS, default="standard",
+                   help="packaged prompts: standard (the paper's chain of thought) or small (one-key answers "
+                   "with a prefill, for ~100M-parameter local models)")
     p.add_argument("--cache", help="answer cache (default: <folder>/<name>.llmcache.jsonl)")
     p.add_argument("--train-file", help="training interactions, if not <folder>/<name>.train.inter")
     p.add_argument("--user-field", default=defaults.user_field)
@@ -113,7 +116,7 @@ def _run_intents(args: argparse.Namespace) -> int:
         max_user_items=args.max_user_items, max_item_reviews=args.max_item_reviews,
         max_field_chars=args.max_field_chars, limit_items=args.limit_items, limit_users=args.limit_users,
         seed=args.seed, concurrency=args.concurrency, max_reasks=args.max_reasks, prompt_dir=args.prompt_dir,
-        cache_path=args.cache,
+        prompt_set=args.prompt_set, cache_path=args.cache,
     )
     if args.dry_run:
         dry_run(folder, name, options, max_tokens=args.max_tokens)

@@ -61,6 +61,7 @@ class IntentOptions:
     concurrency: int = 8
     max_reasks: int = 2
     prompt_dir: str | None = None
+    prompt_set: str = "standard"
     cache_path: str | None = None
 
 
@@ -267,7 +268,7 @@ def dry_run(folder: str | Path, name: str, options: IntentOptions, max_tokens: i
     source = load_source(folder, name, options)
     totals = {"requests": 0, "prompt_tokens": 0, "completion_tokens_max": 0}
     for task in _ordered(options.tasks):
-        prompt = load_prompt(task, options.prompt_dir)
+        prompt = load_prompt(task, options.prompt_dir, options.prompt_set)
         requests, _ = build_requests(prompt, source, options, summaries={})
         chars = sum(len(m["content"]) for r in requests for m in r.messages)
         estimate = chars // CHARS_PER_TOKEN
@@ -299,7 +300,7 @@ def generate_texts(
     summaries: dict[str, str] = {}
     tasks = _ordered(options.tasks)
     for task in tasks:
-        prompt = load_prompt(task, options.prompt_dir)
+        prompt = load_prompt(task, options.prompt_dir, options.prompt_set)
         requests, used = build_requests(prompt, source, options, summaries)
         answers, task_report = run_requests(
             backend, cache, requests, concurrency=options.concurrency, max_reasks=options.max_reasks,

@@ -65,14 +65,15 @@ def test_model_id_is_stable_and_settings_cover_generation(fake_gguf):
     assert (direct.name, direct.model, direct.max_concurrency) == ("hf", "tiny.Q4.gguf", 1)
     assert split.model == direct.model and split.settings() == direct.settings()
     assert direct.settings() == {"dtype": "float32", "max_new_tokens": 256, "temperature": 0.0,
-                                 "repetition_penalty": 1.0, "json_prefill": False}
+                                 "repetition_penalty": 1.0, "json_prefill": False, "stop_at_object_end": True}
     assert HFChatBackend(fake_gguf.parent, gguf_file=fake_gguf.name, model_id="smol").model == "smol"
     folder = HFChatBackend(fake_gguf.parent, device="cpu")  # a model folder: named after the folder
     assert folder.model == "models"
     sampled = HFChatBackend(fake_gguf, device="cpu", temperature=0.7, top_p=0.9, seed=3, max_new_tokens=64,
                             repetition_penalty=1.2, json_prefill=True, dtype="bfloat16")
     assert sampled.settings() == {"dtype": "bfloat16", "max_new_tokens": 64, "temperature": 0.7,
-                                  "repetition_penalty": 1.2, "json_prefill": True, "top_p": 0.9, "seed": 3}
+                                  "repetition_penalty": 1.2, "json_prefill": True, "stop_at_object_end": True,
+                                  "top_p": 0.9, "seed": 3}
 
 
 def test_prefill_from_last_assistant_message_or_first_output_key(fake_gguf):

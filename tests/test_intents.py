@@ -363,3 +363,21 @@ def test_cache_survives_a_torn_last_line_and_serves_good_answers(tmp_path: Path,
 
     again, report = run_requests(backend, cache, requests, progress=False)
     assert backend.calls == 5 and report.cached == 5 and again == answers
+
+
+def test_broken_objects_still_yield_complete_string_keys_and_small_prompts_prefill() -> None:
+    # What small local models write: a good value, then a stray key or a cut-off object.
+    assert parse_answer('{"intent": "Attracts users who x; unattractive to y", "extra": oops', ("intent",)) == {
+        "intent": "Attracts users who x; unattractive to y"
+    }
+    with pytest.raises(AnswerFormatError, match="invalid JSON"):
+        parse_answer('{"intent": "Attracts users who never finish', ("intent",))
+
+    small = load_prompt("item_intent", prompt_set="small")
+    assert small.output_keys == ("intent",) and small.prefill == '{"intent": "Attracts users who'
+    assert small.source == "dataset_prep/prompts/small/item_intent.yaml"
+    request = small.request("i1", {"id": "i1"})
+    assert request.prefill and request.prompt_sha() != load_prompt("item_intent", prompt_set="small").request(
+        "i2", {"id": "i2"}).prompt_sha()
+    with pytest.raises(PromptFileError, match="unknown prompt set"):
+        load_prompt("item_intent", prompt_set="tiny")

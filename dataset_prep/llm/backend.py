@@ -25,17 +25,26 @@ from typing import Any, Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One prompt: ``task`` (e.g. ``item_intent``), the entity it is about, messages and input."""
+    """One prompt: ``task`` (e.g. ``item_intent``), the entity it is about, messages and input.
+
+    ``prefill`` is text the answer should start with; backends that control
+    generation (hf) start the answer with it and return it as part of the
+    answer, chat APIs ignore it.
+    """
 
     task: str
     entity_id: str
     messages: tuple[dict[str, str], ...]
     payload: dict[str, Any] = field(default_factory=dict, compare=False)
     output_keys: tuple[str, ...] = ()
+    prefill: str = ""
 
     def prompt_sha(self) -> str:
-        """Hash of exactly what a model sees (the messages); the payload is derived data."""
-        text = json.dumps(list(self.messages), sort_keys=True, ensure_ascii=False)
+        """Hash of exactly what a model sees (the messages and any prefill); the payload is derived data."""
+        seen: list[Any] = list(self.messages)
+        if self.prefill:
+            seen.append({"prefill": self.prefill})
+        text = json.dumps(seen, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -8,6 +8,7 @@ since a second thread would only compete for the same cores or GPU.
 The prompt is rendered with the tokenizer's own chat template. Two ways to start
 the assistant's answer for it ("prefill"), which small models need to keep to JSON:
 
+- the request's ``prefill`` (a prompt file's ``prefill:`` key) is used first;
 - a last message with role ``assistant`` in the request is continued rather than
   answered (it is part of the messages, hence of ``prompt_sha``);
 - ``json_prefill=True`` (a backend setting) starts the answer with
@@ -50,6 +51,7 @@ class HFChatBackend:
         top_p: float = 1.0,
         repetition_penalty: float = 1.0,
         json_prefill: bool = False,
+        stop_at_object_end: bool = True,
         seed: int = 0,
         model_id: str | None = None,
     ):
@@ -69,6 +71,7 @@ class HFChatBackend:
         self.top_p = float(top_p)
         self.repetition_penalty = float(repetition_penalty)
         self.json_prefill = bool(json_prefill)
+        self.stop_at_object_end = bool(stop_at_object_end)
         self.seed = int(seed)
         self._lock = threading.Lock()
         self._tokenizer = None
@@ -82,6 +85,7 @@ class HFChatBackend:
             "temperature": self.temperature,
             "repetition_penalty": self.repetition_penalty,
             "json_prefill": self.json_prefill,
+            "stop_at_object_end": self.stop_at_object_end,
         }
         if self.temperature > 0:
             s.update(top_p=self.top_p, seed=self.seed)
@@ -89,6 +93,8 @@ class HFChatBackend:
 
     def prefill(self, request: ChatRequest) -> str:
         """The text the answer is made to start with ('' for none)."""
+        if request.prefill:
+            return request.prefill
         if request.messages and request.messages[-1].get("role") == "assistant":
             return request.messages[-1]["content"]
         if self.json_prefill and request.output_keys:
@@ -114,6 +120,9 @@ class HFChatBackend:
         n_prompt = enc["input_ids"].shape[1]
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         gen: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "pad_token_id": pad}
+        if self.stop_at_object_end:
+            # Our answers are flat objects ending in a string: stop there instead of rambling to the cap.
+            gen.update(stop_strings=['"}'], tokenizer=tok)
         if self.repetition_penalty != 1.0:
             gen["repetition_penalty"] = self.repetition_penalty
         if self.temperature > 0:

@@ -4,7 +4,13 @@ A prompt is a YAML file in ``dataset_prep/prompts/`` named after its task
 (``item_intent.yaml``, ...). A folder passed as ``prompt_dir`` overrides
 any of them by file name. The input goes in as JSON and the answer must
 come back as one JSON object carrying ``output_keys``; ``text_key`` names
-the field kept as the profile or intent text.
+the field kept as the profile or intent text. An optional ``prefill`` is
+the start of the answer for backends that can force it (hf).
+
+Packaged sets: ``standard`` (the paper's chain of thought) and ``small``
+(intent-only answers with a prefill, for models of a few hundred million
+parameters, which cannot keep the longer JSON; tasks it lacks come from
+``standard``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import yaml
 from .backend import ChatRequest
 
 TASKS = ("item_profile", "item_intent", "user_profile", "user_intent")
+PROMPT_SETS = ("standard", "small")
 INPUT_MARK = "{input_json}"
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
 
@@ -41,26 +48,31 @@ class Prompt:
     output_keys: tuple[str, ...]
     text_key: str
     source: str  # file it came from, for error messages
+    prefill: str = ""
 
     def request(self, entity_id: str, payload: dict[str, Any]) -> ChatRequest:
         """Render the chat messages for one entity."""
         rendered = self.user.replace(INPUT_MARK, json.dumps(payload, ensure_ascii=False, sort_keys=True))
         messages = ({"role": "system", "content": self.system.strip()}, {"role": "user", "content": rendered.strip()})
-        return ChatRequest(self.task, entity_id, messages, payload, self.output_keys)
+        return ChatRequest(self.task, entity_id, messages, payload, self.output_keys, self.prefill)
 
 
-def load_prompt(task: str, prompt_dir: str | Path | None = None) -> Prompt:
-    """The prompt for ``task``: from ``prompt_dir`` if it has ``<task>.yaml``, else the packaged one."""
+def load_prompt(task: str, prompt_dir: str | Path | None = None, prompt_set: str = "standard") -> Prompt:
+    """The prompt for ``task``: ``prompt_dir/<task>.yaml`` if present, else the packaged set's, else standard's."""
     if task not in TASKS:
         raise PromptFileError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    if prompt_set not in PROMPT_SETS:
+        raise PromptFileError(f"unknown prompt set {prompt_set!r}; expected one of {', '.join(PROMPT_SETS)}")
     name = f"{task}.yaml"
     override = Path(prompt_dir) / name if prompt_dir is not None else None
     if override is not None and override.is_file():
-        source, text = str(override), override.read_text(encoding="utf-8")
-    else:
-        packaged = resources.files("dataset_prep") / "prompts" / name
-        source, text = f"dataset_prep/prompts/{name}", packaged.read_text(encoding="utf-8")
-    return parse_prompt(text, source, task)
+        return parse_prompt(override.read_text(encoding="utf-8"), str(override), task)
+    folder = resources.files("dataset_prep") / "prompts"
+    packaged = folder / prompt_set / name if prompt_set != "standard" else folder / name
+    if not packaged.is_file():
+        packaged = folder / name
+    source = "dataset_prep/prompts/" + (f"{prompt_set}/{name}" if packaged != folder / name else name)
+    return parse_prompt(packaged.read_text(encoding="utf-8"), source, task)
 
 
 def parse_prompt(text: str, source: str, task: str) -> Prompt:
@@ -81,14 +93,18 @@ def parse_prompt(text: str, source: str, task: str) -> Prompt:
         raise PromptFileError(f"{source}: text_key {data['text_key']!r} is not among output_keys {list(keys)}")
     if INPUT_MARK not in str(data["user"]):
         raise PromptFileError(f"{source}: the user message must contain {INPUT_MARK} where the input goes")
-    return Prompt(task, str(data["system"]), str(data["user"]), keys, str(data["text_key"]), source)
+    prefill = str(data.get("prefill") or "")
+    return Prompt(task, str(data["system"]), str(data["user"]), keys, str(data["text_key"]), source, prefill)
 
 
 def parse_answer(text: str, output_keys: tuple[str, ...]) -> dict[str, Any]:
     """The JSON object in ``text`` with every output key present and non-empty.
 
     Tolerates code fences and prose around the object (small local models
-    add both); anything else raises :class:`AnswerFormatError`.
+    add both). When the object itself is broken (cut off, a stray key), each
+    required key that is a complete JSON string is still taken, so an answer
+    is re-asked only when a key is really missing. Otherwise raises
+    :class:`AnswerFormatError`.
     """
     stripped = _FENCE.sub("", text.strip())
     start = stripped.find("{")
@@ -96,14 +112,31 @@ def parse_answer(text: str, output_keys: tuple[str, ...]) -> dict[str, Any]:
         raise AnswerFormatError(f"no JSON object in answer: {_clip(text)}")
     try:
         obj, _ = json.JSONDecoder().raw_decode(stripped[start:])
+        problem = "answer is JSON but not an object" if not isinstance(obj, dict) else ""
     except json.JSONDecodeError as exc:
-        raise AnswerFormatError(f"invalid JSON ({exc.msg}) in answer: {_clip(text)}") from exc
+        obj, problem = {}, f"invalid JSON ({exc.msg})"
     if not isinstance(obj, dict):
-        raise AnswerFormatError(f"answer is JSON but not an object: {_clip(text)}")
+        obj = {}
+    missing = [k for k in output_keys if _is_empty(obj.get(k))]
+    for key in missing:
+        value = _string_value(stripped, key)
+        if value is not None:
+            obj[key] = value
     missing = [k for k in output_keys if _is_empty(obj.get(k))]
     if missing:
-        raise AnswerFormatError(f"answer lacks {', '.join(missing)}: {_clip(text)}")
+        raise AnswerFormatError(f"{problem or 'answer lacks ' + ', '.join(missing)} in answer: {_clip(text)}")
     return {k: obj[k] for k in output_keys}
+
+
+def _string_value(text: str, key: str) -> str | None:
+    """The value of ``"key": "..."`` in possibly broken JSON, if the string itself is complete."""
+    match = re.search(rf'"{re.escape(key)}"\s*:\s*("(?:[^"\\]|\\.)*")', text)
+    if match is None:
+        return None
+    try:
+        return json.loads(match.group(1))
+    except json.JSONDecodeError:
+        return None
 
 
 def answer_text(answer: dict[str, Any], key: str) -> str:
