@@ -88,11 +88,14 @@ def _add_intents(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--no-json-mode", action="store_true", help="never send response_format (openai)")
     p.add_argument("--device", help="torch device for the hf backend (default: automatic)")
+    p.add_argument("--repetition-penalty", type=float, default=1.0,
+                   help="hf backend: >1 discourages the loops small models fall into (e.g. 1.2)")
     p.add_argument("--prompt-dir", help="folder with <task>.yaml files overriding the packaged prompts")
     p.add_argument("--prompt-set", choices=PROMPT_SETS, default="standard",
                    help="packaged prompts: standard (the paper's chain of thought) or small (one-key answers "
                    "with a prefill, for ~100M-parameter local models)")
-    p.add_argument("--cache", help="answer cache (default: <folder>/<name>.llmcache.jsonl)")
+    p.add_argument("--out-dir", help="where the texts, failure list and cache go (default: the dataset folder)")
+    p.add_argument("--cache", help="answer cache (default: <out-dir>/<name>.llmcache.jsonl)")
     p.add_argument("--train-file", help="training interactions, if not <folder>/<name>.train.inter")
     p.add_argument("--user-field", default=defaults.user_field)
     p.add_argument("--item-field", default=defaults.item_field)
@@ -116,7 +119,7 @@ def _run_intents(args: argparse.Namespace) -> int:
         max_user_items=args.max_user_items, max_item_reviews=args.max_item_reviews,
         max_field_chars=args.max_field_chars, limit_items=args.limit_items, limit_users=args.limit_users,
         seed=args.seed, concurrency=args.concurrency, max_reasks=args.max_reasks, prompt_dir=args.prompt_dir,
-        prompt_set=args.prompt_set, cache_path=args.cache,
+        prompt_set=args.prompt_set, cache_path=args.cache, out_dir=args.out_dir,
     )
     if args.dry_run:
         dry_run(folder, name, options, max_tokens=args.max_tokens)
@@ -125,6 +128,7 @@ def _run_intents(args: argparse.Namespace) -> int:
         args.backend, args.model, base_url=args.base_url, temperature=args.temperature,
         max_tokens=args.max_tokens, max_retries=args.max_retries, timeout=args.timeout,
         concurrency=args.concurrency, json_mode=not args.no_json_mode, device=args.device,
+        repetition_penalty=args.repetition_penalty,
     )
     report = generate_texts(folder, name, backend, options)
     for line in summary_lines(report):

@@ -28,6 +28,7 @@ from .llm.backend import ChatBackend, ChatRequest
 from .llm.cache import AnswerCache
 from .llm.prompts import TASKS, Prompt, answer_text, load_prompt
 from .llm.runner import TaskReport, run_requests
+from .manifest import MANIFEST_NAME
 from .recbole_io import AtomicTable, field_name, read_atomic, sort_ids
 from .text_records import TextRecord, write_text_records
 
@@ -63,6 +64,7 @@ class IntentOptions:
     prompt_dir: str | None = None
     prompt_set: str = "standard"
     cache_path: str | None = None
+    out_dir: str | None = None  # where texts, failures and cache go (default: the dataset folder)
 
 
 @dataclass
@@ -287,13 +289,26 @@ def dry_run(folder: str | Path, name: str, options: IntentOptions, max_tokens: i
     return totals
 
 
+def _refuse_managed_folder(out: Path) -> None:
+    # A folder built by `dataset_prep ml-100k` is rebuilt as a whole when its files
+    # change, which would silently discard LLM texts (and their paid-for cache) written into it.
+    if (out / MANIFEST_NAME).exists():
+        raise IntentInputError(
+            f"{out} is managed by dataset_prep ({MANIFEST_NAME}) and is rebuilt when its files change; "
+            "write the texts elsewhere with --out-dir"
+        )
+
+
 def generate_texts(
     folder: str | Path, name: str, backend: ChatBackend, options: IntentOptions, progress: bool = True
 ) -> IntentReport:
     """Run every requested task and write the text files; failures are reported, not raised."""
     folder = Path(folder)
     source = load_source(folder, name, options)
-    cache = AnswerCache(options.cache_path or folder / f"{name}.llmcache.jsonl")
+    out = Path(options.out_dir) if options.out_dir else folder
+    _refuse_managed_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = AnswerCache(options.cache_path or out / f"{name}.llmcache.jsonl")
     report = IntentReport()
     texts: dict[str, dict[str, dict[str, str]]] = {"item": defaultdict(dict), "user": defaultdict(dict)}
     evidence: dict[str, dict[str, tuple[str, ...]]] = {"item": {}, "user": {}}
@@ -323,12 +338,12 @@ def generate_texts(
             for i, t in texts[side].items()
             if all(k in t for k in wanted)  # an entity with a failed task waits for the re-run
         ]
-        path = folder / f"{name}.{side}.texts.jsonl"
+        path = out / f"{name}.{side}.texts.jsonl"
         order = {i: k for k, i in enumerate(sort_ids(r.id for r in records))}
         write_text_records(path, sorted(records, key=lambda r: order[r.id]))
         report.outputs.append(path)
 
-    failures_path = folder / f"{name}.llm-failures.json"
+    failures_path = out / f"{name}.llm-failures.json"
     if report.failed:
         atomic_write_json(
             failures_path, {t.task: t.failures for t in report.tasks if t.failures}

@@ -269,6 +269,21 @@ def test_offline_backend_writes_every_text_from_training_rows_only(shop: Path, t
     assert {p.name: p.read_bytes() for p in shop.glob("*.texts.jsonl")} == before
 
 
+def test_managed_folder_is_refused_and_out_dir_keeps_it_untouched(
+    shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (shop / "manifest.json").write_text("{}")  # as left by `python -m dataset_prep ml-100k`
+    before = sorted(p.name for p in shop.iterdir())
+    assert main(["intents", str(shop), "--backend", "offline"]) == 2
+    assert "--out-dir" in capsys.readouterr().err
+    out = tmp_path / "llm-texts"
+    assert main(["intents", str(shop), "--backend", "offline", "--out-dir", str(out)]) == 0
+    assert sorted(p.name for p in shop.iterdir()) == before
+    assert {p.name for p in out.iterdir()} == {
+        f"{NAME}.item.texts.jsonl", f"{NAME}.user.texts.jsonl", f"{NAME}.llmcache.jsonl"
+    }
+
+
 def test_dry_run_prints_prompts_and_an_estimate_and_sends_nothing(
     shop: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,6 +20,7 @@ def make_backend(
     concurrency: int = 8,
     json_mode: bool = True,
     device: str | None = None,
+    repetition_penalty: float = 1.0,
 ) -> ChatBackend:
     """``kind`` is one of :data:`BACKENDS`; ``model`` is required except for ``offline``."""
     if kind == "offline":
@@ -42,5 +43,8 @@ def make_backend(
             from .smollm2 import find_smollm2_gguf
 
             model = str(find_smollm2_gguf())
-        return HFChatBackend(model, device=device, max_new_tokens=max_tokens, temperature=temperature)
+        return HFChatBackend(
+            model, device=device, max_new_tokens=max_tokens, temperature=temperature,
+            repetition_penalty=repetition_penalty,
+        )
     raise FatalBackendError(f"unknown backend {kind!r}; choose from {', '.join(BACKENDS)}")
