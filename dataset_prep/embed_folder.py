@@ -172,7 +172,8 @@ def embed_unique(
     report.cached += sum(len(wanted[n]) - len(todo[n]) for n in wanted)
 
     dims = {name: _cached_dim(cache, name, wanted[name]) for name in wanted}
-    with tqdm(total=sum(len(t) for t in todo.values()), desc="embedding", unit="text", disable=not progress) as bar:
+    total = sum(len(t) for t in todo.values())
+    with tqdm(total=total, desc="embedding", unit="text", disable=not progress or total == 0) as bar:
         for name, texts in todo.items():
             if texts:
                 logger.info("Embedding %d new texts with %s (%d cached).", len(texts), name,
