@@ -25,6 +25,7 @@ import pytest
 from conftest import TINY, tiny_config, write_tiny_dataset
 from dataset_prep.__main__ import main
 from dataset_prep.embed_folder import EmbedInputError, embed_folder, read_texts_strict
+from dataset_prep.features import feature_header
 from dataset_prep.llm.backend import FatalBackendError
 from dataset_prep.llm.openai_embed import EmbeddingResponseError, OpenAIEmbedder
 from dataset_prep.recbole_io import parse_float_seq, read_atomic
@@ -73,11 +74,6 @@ def good(kind: str, body: dict, attempt: int) -> Reply:
     return Reply(200, embedding_response(body["input"], dim=DIM, model=body["model"]))
 
 
-def served_texts(log_lock: threading.Lock, served: Counter, body: dict) -> None:
-    with log_lock:
-        served.update(body["input"])
-
-
 class StubEmbedder:
     """Deterministic vectors without a model; records every batch it is given."""
 
@@ -91,7 +87,7 @@ class StubEmbedder:
 
 def feature_rows(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     table = read_atomic(path)
-    assert [c.split(":")[0] for c in table.header][:2] == [c for c in table.frame.columns][:2]
+    assert list(table.header) == feature_header(path.suffix[1:])
     rows = {}
     for values in table.frame.itertuples(index=False):
         assert values[0] == values[1]
@@ -121,12 +117,12 @@ def test_troubled_server_run_completes_caches_everything_and_never_leaks_the_key
         if attempt == 0 and ordinal == 1:
             return Reply.error(429, "slow down", **{"Retry-After": "0"})
         if attempt == 0 and ordinal == 2:
-            return Reply(200, embedding_response(body["input"], dim=DIM), delay=1.0)  # client gives up at 0.4 s
+            return Reply(200, embedding_response(body["input"], dim=DIM), delay=1.5)  # client gives up at 0.8 s
         return good(kind, body, attempt)
 
     with FakeOpenAI(troubled) as server:
         code = main(["embed", str(folder), "--embedder", "openai:fake-embed", "--base-url", server.base_url,
-                     "--batch-size", "5", "--max-retries", "2", "--timeout", "0.4"])
+                     "--batch-size", "5", "--max-retries", "2", "--timeout", "0.8"])
         log = list(server.log)
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -223,7 +219,8 @@ def test_missing_ids_name_the_texts_file_and_the_ids(shop, capsys: pytest.Captur
     stub = StubEmbedder()
     with pytest.raises(EmbedInputError) as err:
         embed_folder(folder, NAME, stub, progress=False)
-    assert str(path) in str(err.value) and "no text for 3 user(s) of the interactions: 'u1', 'u2', 'u3'" in str(err.value)
+    message = str(err.value)
+    assert str(path) in message and "no text for 3 user(s) of the interactions: 'u1', 'u2', 'u3'" in message
     assert stub.batches == []  # checked before anything was embedded
     assert main(["embed", str(folder), "--no-cache"]) == 2  # the default MiniLM is never loaded
     assert "u1" in capsys.readouterr().err
@@ -300,9 +297,13 @@ def test_profile_and_intent_embedders_of_different_sizes_load_into_recbole(
 # ------------------------------------------------------------ the embedder
 def test_openai_embedder_checks_count_order_and_size_and_stops_on_auth(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    def reversed_order(body: dict) -> dict:
+        response = embedding_response(body["input"], dim=DIM)
+        return {**response, "data": response["data"][::-1]}
+
     answers = iter([
         lambda b: embedding_response(b["input"][:-1], dim=DIM),  # one vector short
-        lambda b: {**embedding_response(b["input"], dim=DIM), "data": embedding_response(b["input"], dim=DIM)["data"][::-1]},
+        reversed_order,
         lambda b: embedding_response(b["input"], dim=DIM + 1),  # size changed mid-run
     ])
 

@@ -9,13 +9,9 @@ vector cache key).
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from .backend import FatalBackendError
-
-logger = logging.getLogger(__name__)
 
 
 class EmbeddingResponseError(FatalBackendError):
