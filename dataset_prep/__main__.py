@@ -2,6 +2,7 @@
 
 - ``ml-100k``: prepare RecBole's bundled MovieLens-100K (split, texts, vectors).
 - ``intents``: LLM-written profile and intent texts for any atomic dataset.
+- ``embed``: those texts as ``.useremb`` / ``.itememb`` vectors.
 
 Each subcommand maps its options onto one function of the package.
 """
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     ml100k.set_defaults(handler=_run_ml100k)
 
     _add_intents(commands)
+    _add_embed(commands)
     return parser
 
 
@@ -136,6 +138,55 @@ def _run_intents(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+# -------------------------------------------------------------------- embed
+def _add_embed(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "embed",
+        help="embed <name>.user/item.texts.jsonl into <name>.useremb and <name>.itememb",
+        description="Embeds profile and intent texts into RecBole feature files. SPEC is st:PATH_OR_HUB_NAME "
+        "(sentence-transformers; st:all-MiniLM-L6-v2 is the local copy) or openai:MODEL (an OpenAI-compatible "
+        "/embeddings endpoint, configured by OPENAI_BASE_URL and OPENAI_API_KEY, environment only).",
+    )
+    p.add_argument("folder", help="dataset folder holding the .texts.jsonl files and the interactions")
+    p.add_argument("--name", help="dataset name (default: the folder's name)")
+    p.add_argument("--embedder", default="st:all-MiniLM-L6-v2", metavar="SPEC",
+                   help="embedder of the profile texts (default: st:all-MiniLM-L6-v2)")
+    p.add_argument("--intent-embedder", metavar="SPEC", help="embedder of the intent texts (default: --embedder)")
+    p.add_argument("--batch-size", type=int, default=64, help="texts per request / encode call and cache append")
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--cache", help="vector cache (default: <folder>/<name>.embcache.jsonl)")
+    cache.add_argument("--no-cache", action="store_true", help="keep vectors in memory only")
+    p.add_argument("--device", help="torch device for st: embedders (default: automatic)")
+    p.add_argument("--base-url", help="embeddings endpoint for openai: embedders, overriding OPENAI_BASE_URL")
+    p.add_argument("--max-retries", type=int, default=5, help="HTTP retries on 429/5xx/timeouts (openai client)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per HTTP request")
+    p.add_argument("--dimensions", type=int, help="ask openai: embedders for vectors of this size (text-embedding-3)")
+    p.add_argument("--user-field", default="user_id")
+    p.add_argument("--item-field", default="item_id")
+    p.set_defaults(handler=_run_embed)
+
+
+def _run_embed(args: argparse.Namespace) -> int:
+    from .embed_folder import embed_folder, make_embedder, summary_line
+    from .llm.openai_embed import EmbeddingRequestError
+
+    options = dict(device=args.device, batch_size=args.batch_size, base_url=args.base_url,
+                   max_retries=args.max_retries, timeout=args.timeout, dimensions=args.dimensions)
+    profile = make_embedder(args.embedder, **options)
+    intent_spec = args.intent_embedder or args.embedder
+    intent = profile if intent_spec == args.embedder else make_embedder(intent_spec, **options)
+    try:
+        report = embed_folder(args.folder, args.name, profile, intent, cache_path=args.cache,
+                              use_cache=not args.no_cache, batch_size=args.batch_size,
+                              user_field=args.user_field, item_field=args.item_field)
+    except EmbeddingRequestError as exc:
+        # Transient trouble outlived the retries: what was embedded is cached, so a re-run resumes.
+        print(f"error: {exc}; vectors so far are cached: run the same command again to resume", file=sys.stderr)
+        return 1
+    print(summary_line(report))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the chosen subcommand, return the exit status."""
     args = build_parser().parse_args(argv)
@@ -153,11 +204,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from .embed_folder import EmbeddingError, EmbedInputError
     from .intents import IntentInputError
     from .llm.backend import FatalBackendError
     from .llm.prompts import PromptFileError
 
-    return (IntentInputError, FatalBackendError, PromptFileError, FileNotFoundError)
+    return (IntentInputError, EmbedInputError, EmbeddingError, FatalBackendError, PromptFileError, FileNotFoundError)
 
 
 if __name__ == "__main__":
