@@ -23,6 +23,7 @@ import numpy as np
 
 from .embed import Embedder, SentenceTransformerEmbedder, embed_texts
 from .features import write_feature_file
+from .manifest import managed_folder_message
 from .recbole_io import read_atomic, sort_ids
 from .text_records import TextRecord
 from .vector_cache import VectorCache
@@ -237,6 +238,9 @@ def embed_folder(
         raise EmbedInputError(f"batch size must be positive, got {batch_size}")
     folder = Path(folder)
     name = name or folder.resolve().name
+    problem = managed_folder_message(folder, "the new feature files")
+    if problem:
+        raise EmbedInputError(problem)
     profile_embedder = profile_embedder or SentenceTransformerEmbedder(show_progress=False)
     intent_embedder = intent_embedder or profile_embedder
     needed = interaction_ids(folder, name, user_field, item_field)

@@ -28,7 +28,7 @@ from .llm.backend import ChatBackend, ChatRequest
 from .llm.cache import AnswerCache
 from .llm.prompts import TASKS, Prompt, answer_text, load_prompt
 from .llm.runner import TaskReport, run_requests
-from .manifest import MANIFEST_NAME
+from .manifest import managed_folder_message
 from .recbole_io import AtomicTable, field_name, read_atomic, sort_ids
 from .text_records import TextRecord, write_text_records
 
@@ -289,16 +289,6 @@ def dry_run(folder: str | Path, name: str, options: IntentOptions, max_tokens: i
     return totals
 
 
-def _refuse_managed_folder(out: Path) -> None:
-    # A folder built by `dataset_prep ml-100k` is rebuilt as a whole when its files
-    # change, which would silently discard LLM texts (and their paid-for cache) written into it.
-    if (out / MANIFEST_NAME).exists():
-        raise IntentInputError(
-            f"{out} is managed by dataset_prep ({MANIFEST_NAME}) and is rebuilt when its files change; "
-            "write the texts elsewhere with --out-dir"
-        )
-
-
 def generate_texts(
     folder: str | Path, name: str, backend: ChatBackend, options: IntentOptions, progress: bool = True
 ) -> IntentReport:
@@ -306,7 +296,9 @@ def generate_texts(
     folder = Path(folder)
     source = load_source(folder, name, options)
     out = Path(options.out_dir) if options.out_dir else folder
-    _refuse_managed_folder(out)
+    problem = managed_folder_message(out, "LLM texts and their cache")
+    if problem:
+        raise IntentInputError(problem + " or --out-dir")
     out.mkdir(parents=True, exist_ok=True)
     cache = AnswerCache(options.cache_path or out / f"{name}.llmcache.jsonl")
     report = IntentReport()

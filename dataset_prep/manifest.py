@@ -88,3 +88,18 @@ def reusable(folder: Path, params: Mapping[str, Any]) -> bool:
             logger.info("%s is missing or changed; rebuilding.", path)
             return False
     return True
+
+
+def managed_folder_message(folder: str | Path, what: str) -> str | None:
+    """Why ``what`` must not be written into ``folder``, or None when it may.
+
+    A folder built by ``python -m dataset_prep ml-100k`` is rebuilt as a whole once
+    its files change, which would silently discard files written into it by hand.
+    """
+    if (Path(folder) / MANIFEST_NAME).exists():
+        return (
+            f"{folder} is managed by dataset_prep ({MANIFEST_NAME}) and rebuilt when its files change, "
+            f"which would discard {what}; use a dataset folder of your own"
+        )
+    return None
+

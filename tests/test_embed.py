@@ -372,3 +372,12 @@ def test_vector_cache_tolerates_a_torn_last_line(tmp_path: Path, caplog: pytest.
     assert again.skipped_lines == 0 and len(again) == 4
     assert np.array_equal(again.get("m", "c"), np.full(4, 2.0, dtype=np.float32))
     assert again.get("other", "a").shape == (3,)
+
+
+def test_a_folder_managed_by_dataset_prep_is_refused(shop: tuple[Path, set[str]]) -> None:
+    folder, _ = shop
+    (folder / "manifest.json").write_text("{}")  # as left by `python -m dataset_prep ml-100k`
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(EmbedInputError, match="managed by dataset_prep"):
+        embed_folder(folder)
+    assert sorted(p.name for p in folder.iterdir()) == before
