@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from .backend import ChatAnswer, ChatRequest, FatalBackendError, InvalidResponseError
+from .openai_client import openai_client
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +45,7 @@ class OpenAIChatBackend:
         self.max_tokens = max_tokens
         self._json_mode = json_mode
         self._lock = threading.Lock()
-        try:
-            self._client = openai.OpenAI(base_url=base_url, max_retries=max_retries, timeout=timeout)
-        except openai.OpenAIError as exc:
-            # The usual cause is a missing key; local servers accept any value.
-            raise FatalBackendError(
-                f"cannot create the OpenAI client: {exc} "
-                "(set OPENAI_API_KEY in the environment; for a local server any value such as EMPTY works)"
-            ) from exc
+        self._client = openai_client(base_url, max_retries, timeout)
 
     def settings(self) -> dict[str, Any]:
         # JSON mode is left out: falling back from it must not invalidate the cache.

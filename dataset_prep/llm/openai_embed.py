@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import FatalBackendError
+from .openai_client import openai_client
 
 
 class EmbeddingResponseError(FatalBackendError):
@@ -43,13 +44,7 @@ class OpenAIEmbedder:
         # The cache key: the same model truncated to other dimensions gives other vectors.
         self.name = f"openai:{model}" + (f":{dimensions}d" if dimensions else "")
         self.dim: int | None = dimensions  # learned from the first answer when not requested
-        try:
-            self._client = openai.OpenAI(base_url=base_url, max_retries=max_retries, timeout=timeout)
-        except openai.OpenAIError as exc:
-            raise FatalBackendError(
-                f"cannot create the OpenAI client: {exc} "
-                "(set OPENAI_API_KEY in the environment; for a local server any value such as EMPTY works)"
-            ) from exc
+        self._client = openai_client(base_url, max_retries, timeout)
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         openai = self._openai
