@@ -112,7 +112,9 @@ def load_pickle(path: str | Path) -> Any:
     with open(path, "rb") as handle:
         try:
             return RestrictedUnpickler(handle, source).load()
-        except UnsafePickleError:
-            raise
+        except UnsafePickleError as exc:
+            if str(exc).startswith(source):
+                raise
+            raise UnsafePickleError(f"{source}: {exc}") from None
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise UnsafePickleError(f"{source}: not a readable numpy/scipy pickle ({type(exc).__name__}: {exc})") from exc
