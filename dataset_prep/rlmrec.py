@@ -77,8 +77,8 @@ def convert_rlmrec(
 ) -> Path:
     """Build (or reuse) ``<data_root>/<name>`` from ``src_dir`` and return its path.
 
-    ``emb_dir`` (default ``src_dir``) holds the optional embedding pickles: all
-    four or none. The folder is staged and renamed into place, so a failed
+    ``emb_dir`` (default ``src_dir``) holds the embedding pickles: all four or
+    none (none is an error only when ``emb_dir`` is given). The folder is staged and renamed into place, so a failed
     conversion leaves an existing folder untouched.
     """
     if not NAME_PATTERN.match(name) or name in RESERVED_NAMES:
@@ -92,7 +92,7 @@ def convert_rlmrec(
     missing = [str(p) for p in split_paths.values() if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"missing RLMRec split file(s): {', '.join(missing)}")
-    emb_paths = _embedding_paths(emb_source)
+    emb_paths = _embedding_paths(emb_source, required=emb_dir is not None)
 
     target = Path(data_root) / name
     sources = dict(split_paths)
@@ -122,10 +122,14 @@ def convert_rlmrec(
     return target
 
 
-def _embedding_paths(folder: Path) -> dict[str, tuple[Path, Path]]:
-    """``side -> (profile, intent)`` paths; empty when no embedding file is there."""
+def _embedding_paths(folder: Path, required: bool) -> dict[str, tuple[Path, Path]]:
+    """``side -> (profile, intent)`` paths; empty when no embedding file is there
+    (an error when the folder was named explicitly, ``required``)."""
     wanted = {side: (folder / PROFILE_FILES[side], folder / INTENT_FILES[side]) for side in ("user", "item")}
     present = [p for pair in wanted.values() for p in pair if p.is_file()]
+    if not present and required:
+        names = ", ".join(list(PROFILE_FILES.values()) + list(INTENT_FILES.values()))
+        raise FileNotFoundError(f"no embedding pickles in {folder} (expected {names})")
     if not present:
         logger.info("No embedding pickles in %s: writing interactions only.", folder)
         return {}

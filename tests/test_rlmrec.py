@@ -2,6 +2,7 @@
 benchmark property files and the reference test masking."""
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -144,6 +145,9 @@ def test_missing_files_are_named(tmp_path, capsys):
     assert "val_mat.pkl" in capsys.readouterr().err
 
     src = write_tiny_splits(tmp_path / "src2")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no embedding pickles"):
+        convert_rlmrec(src, "tiny-rlm", data_root=tmp_path / "out", emb_dir=tmp_path / "empty")
     write_embeddings(src, 6, 8)
     (src / "item_intent_emb_3.pkl").unlink()
     with pytest.raises(RLMRecInputError, match="item_intent_emb_3.pkl is missing"):
@@ -215,3 +219,90 @@ def test_validation_items_masked_at_test_only_on_request(tiny_data, tmp_path, ma
                 assert masked == train_items[uid]  # validation items stay candidates
             checked += 1
     assert checked == len(test_data.uid_list) > 0
+
+
+# ------------------------------------------------------------------ the published amazon split
+def test_convert_published_amazon_split(tmp_path):
+    if not (SPLITS / "amazon" / "trn_mat.pkl").is_file():
+        pytest.skip("no RLMRec splits here")
+    emb = tmp_path / "emb"
+    write_embeddings(emb, 11000, 9332)
+    started = time.perf_counter()
+    status = prep_main(["convert-rlmrec", str(SPLITS / "amazon"), "--name", "amazon-book",
+                        "--data-root", str(tmp_path / "data"), "--emb-dir", str(emb)])
+    seconds = time.perf_counter() - started
+    assert status == 0
+    folder = tmp_path / "data" / "amazon-book"
+    counts = {s: len(read_atomic(folder / f"amazon-book.{s}.inter").frame) for s in ("train", "valid", "test")}
+    assert counts == {"train": 120464, "valid": 40290, "test": 40106}
+    train = read_atomic(folder / "amazon-book.train.inter")
+    assert train.header == ("user_id:token", "item_id:token")
+    assert train.frame.iloc[0].tolist() == ["0", "0"]
+    users = read_atomic(folder / f"amazon-book.{USER_SUFFIX}")
+    items = read_atomic(folder / f"amazon-book.{ITEM_SUFFIX}")
+    assert users.column(FILE_LAYOUT[USER_SUFFIX][0][0]) == [str(u) for u in range(11000)]
+    assert len(items.frame) == 9332
+    intents = load_pickle(emb / "user_intent_emb_3.pkl")
+    last = parse_float_seq(users.frame[FILE_LAYOUT[USER_SUFFIX][1][1]].iloc[-1])
+    assert np.allclose(last, intents[-1], atol=1e-5)
+    assert seconds < 30, f"conversion took {seconds:.1f} s"
+    # a second call reuses the folder (manifest matches)
+    before = (folder / "amazon-book.train.inter").stat().st_mtime_ns
+    convert_rlmrec(SPLITS / "amazon", "amazon-book", data_root=tmp_path / "data", emb_dir=emb)
+    assert (folder / "amazon-book.train.inter").stat().st_mtime_ns == before
+
+
+def _subsample_amazon(folder: Path, n_users: int, n_items: int) -> Path:
+    """The top-left n_users x n_items block of each published amazon matrix."""
+    folder.mkdir(parents=True)
+    for split in ("trn", "val", "tst"):
+        block = load_pickle(SPLITS / "amazon" / f"{split}_mat.pkl").tocsr()[:n_users, :n_items].tocoo()
+        dump(folder / f"{split}_mat.pkl", block)
+    write_embeddings(folder, n_users, n_items)
+    return folder
+
+
+def _run_one_epoch(tmp_path: Path, src: Path) -> tuple[float, str]:
+    """convert-rlmrec, then one IRLLRec epoch through run_recbole_irllrec.py as a
+    subprocess with the amazon-book properties; returns (seconds, log)."""
+    data = tmp_path / "data"
+    assert prep_main(["convert-rlmrec", str(src), "--name", "amazon-book", "--data-root", str(data)]) == 0
+    config = tmp_path / "quick.yaml"
+    config.write_text(yaml.safe_dump({
+        "data_path": str(data), "checkpoint_dir": str(tmp_path / "saved"), "gpu_id": "", "use_gpu": False,
+        "epochs": 1, "eval_step": 1, "show_progress": False, "embedding_size": 16, "intent_num": 16,
+    }))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(REPO / "run_recbole_irllrec.py"), "--model=IRLLRec", "--dataset=amazon-book",
+               f"--config_files={config}"]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    seconds = time.perf_counter() - started
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert re.search(r"test result.*recall@20", log), log[-3000:]
+    assert re.search(r"test_mask_valid_items = False", log)  # the benchmark file's reference masking
+    return seconds, log
+
+
+@needs_splits
+def test_one_epoch_on_a_subsample_of_amazon(tmp_path):
+    src = _subsample_amazon(tmp_path / "src", n_users=1500, n_items=1500)
+    seconds, log = _run_one_epoch(tmp_path, src)
+    assert seconds < 120, f"one epoch took {seconds:.0f} s"
+    # the block leaves some users without any interaction: their vector rows were left out
+    stats = json.loads((tmp_path / "data" / "amazon-book" / "manifest.json").read_text())["stats"]
+    assert stats["users_without_interactions"] > 0 and stats["users"] + stats["users_without_interactions"] == 1500
+
+
+@pytest.mark.slow
+@needs_splits
+def test_one_epoch_on_the_published_amazon_split(tmp_path):
+    # ~130 s on a shared 2-core machine (30 batches of 4096), hence slow
+    src = tmp_path / "src"
+    src.mkdir()
+    for split in ("trn", "val", "tst"):
+        (src / f"{split}_mat.pkl").symlink_to(SPLITS / "amazon" / f"{split}_mat.pkl")
+    write_embeddings(src, 11000, 9332)
+    seconds, log = _run_one_epoch(tmp_path, src)
+    assert "epoch 0 training" in log
