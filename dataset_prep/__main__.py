@@ -3,6 +3,8 @@
 - ``ml-100k``: prepare RecBole's bundled MovieLens-100K (split, texts, vectors).
 - ``intents``: LLM-written profile and intent texts for any atomic dataset.
 - ``embed``: those texts as ``.useremb`` / ``.itememb`` vectors.
+- ``convert-rlmrec``: the RLMRec/IRLLRec benchmark splits (pickled sparse
+  matrices, optional embedding pickles) as RecBole atomic files.
 
 Each subcommand maps its options onto one function of the package.
 """
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_intents(commands)
     _add_embed(commands)
+    _add_convert_rlmrec(commands)
     return parser
 
 
@@ -185,6 +188,29 @@ def _run_embed(args: argparse.Namespace) -> int:
         return 1
     print(summary_line(report))
     return 0
+# ------------------------------------------------------------------ convert-rlmrec
+def _add_convert_rlmrec(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "convert-rlmrec",
+        help="RLMRec/IRLLRec benchmark splits (trn/val/tst_mat.pkl) as RecBole atomic files",
+        description="Writes <data-root>/<name>/<name>.{train,valid,test}.inter from trn_mat.pkl, val_mat.pkl and "
+        "tst_mat.pkl, and <name>.useremb/.itememb when usr_emb_np.pkl, itm_emb_np.pkl, user_intent_emb_3.pkl "
+        "and item_intent_emb_3.pkl are in the embedding folder. Pickles are loaded with an allow-list "
+        "(numpy arrays, scipy.sparse matrices only).",
+    )
+    p.add_argument("src_dir", metavar="SRC_DIR", help="folder holding trn_mat.pkl, val_mat.pkl, tst_mat.pkl")
+    p.add_argument("--name", required=True, help="dataset name (folder and file prefix), e.g. amazon-book")
+    p.add_argument("--data-root", default="dataset", help="folder that receives <name>/ (default: dataset)")
+    p.add_argument("--emb-dir", help="folder with the embedding pickles (default: SRC_DIR)")
+    p.add_argument("--force", action="store_true", help="rebuild even if the folder is up to date")
+    p.set_defaults(handler=_run_convert_rlmrec)
+
+
+def _run_convert_rlmrec(args: argparse.Namespace) -> None:
+    from .rlmrec import convert_rlmrec
+
+    folder = convert_rlmrec(args.src_dir, args.name, data_root=args.data_root, emb_dir=args.emb_dir, force=args.force)
+    print(folder)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,8 +234,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .intents import IntentInputError
     from .llm.backend import FatalBackendError
     from .llm.prompts import PromptFileError
+    from .rlmrec import RLMRecInputError
+    from .safe_pickle import UnsafePickleError
 
-    return (IntentInputError, EmbedInputError, EmbeddingError, FatalBackendError, PromptFileError, FileNotFoundError)
+    return (IntentInputError, EmbedInputError, EmbeddingError, FatalBackendError, PromptFileError,
+            FileNotFoundError, RLMRecInputError, UnsafePickleError)
 
 
 if __name__ == "__main__":

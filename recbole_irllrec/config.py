@@ -10,14 +10,16 @@ from recbole_irllrec.properties_path import properties_dir
 from recbole_irllrec.utils import get_model
 
 EMBEDDED_DATASET = "ml-100k"
+# keys of properties/overall.yaml that RecBole's log should list under "Evaluation"
+PLUGIN_EVALUATION_KEYS = ("test_mask_valid_items",)
 # RecBole logs every config key and pickles the config into checkpoints: no secret may live there.
 SECRET_KEY = re.compile(r"api_?key|secret|password|passwd|token$", re.IGNORECASE)
 
 
 class Config(RecBoleConfig):
-    """Looks models up in the plugin first and merges
+    """Looks models up in the plugin first and merges ``properties/overall.yaml``,
     ``properties/model/<model>.yaml`` and ``properties/dataset/<dataset>.yaml``
-    over RecBole's own defaults (RecBole ignores a plugin's property files).
+    (in this order) over RecBole's own defaults (RecBole ignores a plugin's property files).
 
     ``data_path`` is made absolute (Ray Tune changes the working directory).
     For ``ml-100k`` RecBole always points at its bundled copy; here it points at
@@ -48,6 +50,9 @@ class Config(RecBoleConfig):
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
         root = properties_dir()
+        # plugin-wide defaults (e.g. test_mask_valid_items) first, so model and dataset files win
+        self._update_internal_config_dict(str(root / "overall.yaml"))
+        self.parameters["Evaluation"] += [k for k in PLUGIN_EVALUATION_KEYS if k not in self.parameters["Evaluation"]]
         model_file = root / "model" / f"{model}.yaml"
         dataset_file = root / "dataset" / f"{dataset}.yaml"
         if model_file.is_file():

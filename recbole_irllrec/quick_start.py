@@ -19,6 +19,7 @@ from recbole.utils import ModelType, init_logger, init_seed, set_color
 from recbole_irllrec.checkpoint import load_checkpoint
 from recbole_irllrec.config import Config
 from recbole_irllrec.data import TextFeatureDataset
+from recbole_irllrec.data.masking import apply_test_masking
 from recbole_irllrec.data.text_features import configured_text_columns
 from recbole_irllrec.utils import get_model, get_trainer
 
@@ -47,11 +48,14 @@ def create_dataset(config: Config) -> Dataset:
 
 def build_data_and_model(config: Config, prepare: Prepare = None):
     """Dataset, model and the three data loaders for ``config`` (the steps
-    between the Config and the trainer)."""
+    between the Config and the trainer). Every entry point (run, objective,
+    checkpoint reload) builds its loaders here, so the test masking chosen by
+    ``test_mask_valid_items`` is applied the same way everywhere."""
     if prepare is not None:
         prepare(config)
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
+    apply_test_masking(config, train_data, test_data)
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     return dataset, model, train_data, valid_data, test_data
