@@ -52,6 +52,9 @@ class Config(RecBoleConfig):
         root = properties_dir()
         # plugin-wide defaults (e.g. test_mask_valid_items) first, so model and dataset files win
         self._update_internal_config_dict(str(root / "overall.yaml"))
+        # every backbone's defaults (prefixed keys), since any model may compose any backbone
+        for backbone_file in sorted((root / "backbone").glob("*.yaml")):
+            self._update_internal_config_dict(str(backbone_file))
         self.parameters["Evaluation"] += [k for k in PLUGIN_EVALUATION_KEYS if k not in self.parameters["Evaluation"]]
         model_file = root / "model" / f"{model}.yaml"
         dataset_file = root / "dataset" / f"{dataset}.yaml"

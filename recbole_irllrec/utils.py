@@ -10,12 +10,22 @@ from recbole.utils import get_trainer as recbole_get_trainer
 from recbole_irllrec.trainer import SafeCheckpointMixin
 
 
+# the plugin's models and their modules (several models share one module)
+PLUGIN_MODELS = {
+    "IRLLRec": "recbole_irllrec.model.irllrec",
+    "RLMRecCon": "recbole_irllrec.model.rlmrec",
+    "RLMRecGen": "recbole_irllrec.model.rlmrec",
+    "GraphCF": "recbole_irllrec.model.plain",
+    "DCCF": "recbole_irllrec.model.plain",
+    "BIGCF": "recbole_irllrec.model.plain",
+}
+
+
 def get_model(model_name: str) -> type:
-    """The model class named ``model_name``: ``recbole_irllrec.model.<name>``
+    """The model class named ``model_name``: the plugin's (:data:`PLUGIN_MODELS`)
     first, then RecBole's own models."""
-    module_path = f"recbole_irllrec.model.{model_name.lower()}"
-    if importlib.util.find_spec(module_path) is not None:
-        return getattr(importlib.import_module(module_path), model_name)
+    if model_name in PLUGIN_MODELS:
+        return getattr(importlib.import_module(PLUGIN_MODELS[model_name]), model_name)
     try:
         return recbole_get_model(model_name)
     except ValueError:

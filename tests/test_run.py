@@ -72,7 +72,7 @@ def test_weight_zero_skips_the_term(tiny_data, tmp_path, monkeypatch):
         raise AssertionError("computed a term whose weight is 0")
 
     for name in ("info_nce_sum", "translation_alignment", "soft_target_cross_entropy", "l2_norm_sq"):
-        monkeypatch.setattr(f"recbole_irllrec.model.irllrec.{name}", boom)
+        monkeypatch.setattr(f"recbole_irllrec.model.graph_text.{name}", boom)
     model, batch = _model_and_batch(tiny_data, tmp_path, **ZERO)
     user_e, item_e, _ = model.forward()
     u, p, n = (user_e[batch["user_id"]], item_e[batch["item_id"]], item_e[batch["neg_item_id"]])

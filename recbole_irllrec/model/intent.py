@@ -25,15 +25,26 @@ class IntentGraph(nn.Module):
         nn.init.xavier_uniform_(self.item_prototypes)
         self.register_buffer("edge_index", edge_index, persistent=False)
 
-    def intents(self, layer_embeddings: torch.Tensor) -> torch.Tensor:
-        """``c_v`` for every node of one layer."""
+    def intents(
+        self, layer_embeddings: torch.Tensor, prototypes: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """``c_v`` for every node of one layer (``prototypes`` overrides the own ``(P_U, P_I)``)."""
+        user_p, item_p = prototypes if prototypes is not None else (self.user_prototypes, self.item_prototypes)
         users, items = layer_embeddings[: self.n_users], layer_embeddings[self.n_users :]
-        u = F.softmax(users @ self.user_prototypes, dim=1) @ self.user_prototypes.T
-        i = F.softmax(items @ self.item_prototypes, dim=1) @ self.item_prototypes.T
+        u = F.softmax(users @ user_p, dim=1) @ user_p.T
+        i = F.softmax(items @ item_p, dim=1) @ item_p.T
         return torch.cat([u, i], dim=0)
 
-    def forward(self, layer_embeddings: list[torch.Tensor], nodes: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        layer_embeddings: list[torch.Tensor],
+        nodes: torch.Tensor | None = None,
+        prototypes: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Interaction intents ``r`` ([n_nodes, d]) from ``E^(0) .. E^(L-1)``.
+
+        ``prototypes`` are a backbone's native ``(P_U, P_I)`` (DCCF, BIGCF),
+        used instead of this module's own.
 
         With ``nodes`` given, only those rows are computed (the others are 0):
         a row of the row-normalised graph depends only on its own edges, so
@@ -47,7 +58,7 @@ class IntentGraph(nn.Module):
             head, tail = head[mask], tail[mask]
         total = 0
         for embeddings in layer_embeddings:
-            c = F.normalize(self.intents(embeddings), dim=1)
+            c = F.normalize(self.intents(embeddings, prototypes), dim=1)
             weight = ((c[head] * c[tail]).sum(-1) + 1) / 2
             total = total + row_normalized_propagate(head, tail, weight, embeddings)
         return total / len(layer_embeddings)

@@ -1,6 +1,7 @@
-"""Graph encoders that IRLLRec's intent module composes with."""
+"""Graph encoders that the plugin's recommenders compose with (config key ``backbone``)."""
+from recbole_irllrec.model.backbones.base import EncoderOutput, GraphEncoder
 from recbole_irllrec.model.backbones.lightgcn import LightGCNEncoder
 
-BACKBONES = {"LightGCN": LightGCNEncoder}
+BACKBONES: dict[str, type[GraphEncoder]] = {"LightGCN": LightGCNEncoder}
 
-__all__ = ["BACKBONES", "LightGCNEncoder"]
+__all__ = ["BACKBONES", "EncoderOutput", "GraphEncoder", "LightGCNEncoder"]

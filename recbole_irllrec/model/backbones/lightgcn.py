@@ -1,49 +1,44 @@
-"""LightGCN as a graph encoder (He et al., SIGIR 2020).
-
-An encoder owns the ego embeddings and returns the per-layer embeddings
-``E^(0) .. E^(L)`` plus their combination; scoring and losses live in the
-recommender that composes it.
-"""
+"""LightGCN as a graph encoder (He et al., "LightGCN: Simplifying and Powering
+Graph Convolution Network for Recommendation", SIGIR 2020)."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from recbole_irllrec.model.backbones.base import EncoderOutput, GraphEncoder
 from recbole_irllrec.model.graph import normalized_adjacency, propagate
 
 
-class LightGCNEncoder(nn.Module):
-    def __init__(
-        self,
-        n_users: int,
-        n_items: int,
-        embedding_size: int,
-        n_layers: int,
-        edge_index: torch.Tensor,
-        layer_combine: str = "sum",
-    ) -> None:
-        super().__init__()
-        if layer_combine not in ("sum", "mean"):
-            raise ValueError(f"layer_combine must be 'sum' or 'mean', got {layer_combine!r}")
-        self.n_users, self.n_items = n_users, n_items
-        self.n_layers = n_layers
-        self.layer_combine = layer_combine
-        self.user_embedding = nn.Embedding(n_users, embedding_size)
-        self.item_embedding = nn.Embedding(n_items, embedding_size)
+class LightGCNEncoder(GraphEncoder):
+    """``E^(l+1) = Â E^(l)`` on the symmetric-normalised graph; the final
+    embedding is the ``sum`` (reference) or ``mean`` (RecBole) of ``E^(0..L)``."""
+
+    def __init__(self, config, n_users: int, n_items: int, edge_index: torch.Tensor) -> None:
+        super().__init__(config, n_users, n_items, edge_index)
+        self.layer_combine = config["layer_combine"] or "sum"
+        if self.layer_combine not in ("sum", "mean"):
+            raise ValueError(f"layer_combine must be 'sum' or 'mean', got {self.layer_combine!r}")
+        self.user_embedding = nn.Embedding(n_users, self.embedding_size)
+        self.item_embedding = nn.Embedding(n_items, self.embedding_size)
         # the reference initialises the (n, d) tables with xavier_uniform
         nn.init.xavier_uniform_(self.user_embedding.weight)
         nn.init.xavier_uniform_(self.item_embedding.weight)
-        self.register_buffer("adj", normalized_adjacency(edge_index, n_users + n_items), persistent=False)
+        self.register_buffer("adj", normalized_adjacency(edge_index, self.n_nodes), persistent=False)
 
     def ego_embeddings(self) -> torch.Tensor:
         return torch.cat([self.user_embedding.weight, self.item_embedding.weight], dim=0)
 
-    def forward(self) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Returns ``(final [n_nodes, d], [E^(0), ..., E^(L)])``."""
-        layers = [self.ego_embeddings()]
+    def propagate_layers(self, adj: torch.Tensor, ego: torch.Tensor) -> list[torch.Tensor]:
+        """``[E^(0), ..., E^(L)]`` on ``adj``: subclasses reuse it on augmented graphs."""
+        layers = [ego]
         for _ in range(self.n_layers):
-            layers.append(propagate(self.adj, layers[-1]))
+            layers.append(propagate(adj, layers[-1]))
+        return layers
+
+    def combine(self, layers: list[torch.Tensor]) -> torch.Tensor:
         final = torch.stack(layers, dim=0).sum(dim=0)
-        if self.layer_combine == "mean":
-            final = final / len(layers)
-        return final, layers
+        return final / len(layers) if self.layer_combine == "mean" else final
+
+    def forward(self, ego: torch.Tensor | None = None) -> EncoderOutput:
+        layers = self.propagate_layers(self.adj, self.ego_embeddings() if ego is None else ego)
+        return EncoderOutput(self.combine(layers), layers)
