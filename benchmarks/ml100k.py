@@ -12,52 +12,17 @@ same for every model so the comparison is like for like.
 from __future__ import annotations
 
 import argparse
-import csv
-import statistics
 import sys
-import time
-
-import yaml
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import yaml
 
-from recbole.utils import init_logger, init_seed  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dataset_prep.embedded import prepare_embedded  # noqa: E402
-from recbole_irllrec.config import Config  # noqa: E402
-from recbole_irllrec.quick_start import build_data_and_model  # noqa: E402
-from recbole_irllrec.utils import get_trainer  # noqa: E402
+from runner import run_one, write_csv  # noqa: E402
 
 # IRLLRec with every alignment term off: the reference's LightGCN (layer sum)
 ALIGNMENT_OFF = {"kd_weight": 0.0, "kd_int_weight": 0.0, "kd_int_weight_2": 0.0, "kd_int_weight_3": 0.0}
-
-
-def run_one(name: str, model: str, common: dict, extra: dict) -> dict:
-    config = Config(model=model, dataset="ml-100k", config_dict={**common, **extra})
-    init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
-    _, model_obj, train_data, valid_data, test_data = build_data_and_model(config, prepare_embedded)
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
-    epoch_seconds: list[float] = []
-    train_epoch = trainer._train_epoch
-
-    def timed_train_epoch(*args, **kwargs):
-        start = time.perf_counter()
-        out = train_epoch(*args, **kwargs)
-        epoch_seconds.append(time.perf_counter() - start)
-        return out
-
-    trainer._train_epoch = timed_train_epoch
-    trainer.fit(train_data, valid_data, saved=True, show_progress=False, verbose=False)
-    test = trainer.evaluate(test_data, load_best_model=True)
-    return {
-        "model": name,
-        "epochs": len(epoch_seconds),
-        "recall@20": test["recall@20"],
-        "ndcg@20": test["ndcg@20"],
-        "sec_per_epoch": statistics.median(epoch_seconds),
-    }
 
 
 def main() -> None:
@@ -97,7 +62,7 @@ def main() -> None:
     rows = []
     for name in args.models:
         model, extra = plan[name]
-        row = run_one(name, model, common, extra)
+        row = run_one(name, model, {**common, **extra})
         rows.append(row)
         print(f"done {name}: {row}", flush=True)
 
@@ -113,10 +78,7 @@ def main() -> None:
             f"Recall@20 {a['recall@20'] / b['recall@20']:.3f}, "
             f"seconds per epoch {a['sec_per_epoch'] / b['sec_per_epoch']:.2f}"
         )
-    with open(args.csv, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.csv, rows)
 
 
 if __name__ == "__main__":
