@@ -150,8 +150,28 @@ def test_simgcl_noise_has_norm_eps_and_sign_of_embedding(tiny_data, tmp_path):
 
 @pytest.mark.parametrize("backbone", ["SGL", "SimGCL"])
 @pytest.mark.parametrize("model", ["GraphCF", "RLMRecCon", "RLMRecGen", "IRLLRec"])
-def test_one_epoch_end_to_end(tiny_data, tmp_path, backbone, model):
-    config = tiny_config(tiny_data, tmp_path, backbone=backbone)
+def test_one_epoch_end_to_end(tiny_data, tmp_path, monkeypatch, backbone, model):
+    encoder = BACKBONES[backbone]
+    calls = {"loss": 0, "resample": 0}
+    real_loss = encoder.backbone_loss
+
+    def counted_loss(self, *args):
+        calls["loss"] += 1
+        return real_loss(self, *args)
+
+    monkeypatch.setattr(encoder, "backbone_loss", counted_loss)
+    if backbone == "SGL":
+        real_resample = encoder.resample
+
+        def counted_resample(self):
+            calls["resample"] += 1
+            real_resample(self)
+
+        monkeypatch.setattr(encoder, "resample", counted_resample)
+    config = tiny_config(tiny_data, tmp_path, backbone=backbone, epochs=2)
     result = run_recbole_irllrec(model=model, dataset=TINY, config_dict=config)
     assert set(result["test_result"]) == METRICS
     assert all(0.0 <= v <= 1.0 for v in result["test_result"].values())
+    assert calls["loss"] >= 2  # every training batch adds the backbone's loss
+    if backbone == "SGL":
+        assert calls["resample"] == 2  # once per epoch, never for evaluation
