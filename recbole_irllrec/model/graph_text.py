@@ -75,8 +75,9 @@ class GraphTextRecommender(GeneralRecommender):
         self.itm_ta_share = config["itm_ta_share"]
         self.mask_ratio = config["mask_ratio"]
         self.re_temperature = config["re_temperature"]
-        self.align_scope = config["align_scope"] or "batch"  # absent from the files of variants without TA/ITM
-        self.align_chunk_size = config["align_chunk_size"]
+        # TA/ITM keys are only in IRLLRec's property file: models without those terms get the defaults
+        self.align_scope = config["align_scope"] or "batch"
+        self.align_chunk_size = config["align_chunk_size"] or 4096
         if self.reg_scope not in ("all", "batch"):
             raise ValueError(f"reg_scope must be 'all' or 'batch', got {self.reg_scope!r}")
         if self.align_scope not in ("all", "batch"):

@@ -1,7 +1,13 @@
 """Graph encoders that the plugin's recommenders compose with (config key ``backbone``)."""
 from recbole_irllrec.model.backbones.base import EncoderOutput, GraphEncoder
 from recbole_irllrec.model.backbones.lightgcn import LightGCNEncoder
+from recbole_irllrec.model.backbones.sgl import SGLEncoder
+from recbole_irllrec.model.backbones.simgcl import SimGCLEncoder
 
-BACKBONES: dict[str, type[GraphEncoder]] = {"LightGCN": LightGCNEncoder}
+BACKBONES: dict[str, type[GraphEncoder]] = {
+    "LightGCN": LightGCNEncoder,
+    "SGL": SGLEncoder,
+    "SimGCL": SimGCLEncoder,
+}
 
-__all__ = ["BACKBONES", "EncoderOutput", "GraphEncoder", "LightGCNEncoder"]
+__all__ = ["BACKBONES", "EncoderOutput", "GraphEncoder", "LightGCNEncoder", "SGLEncoder", "SimGCLEncoder"]
