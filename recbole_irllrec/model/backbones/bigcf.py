@@ -79,9 +79,11 @@ class BIGCFEncoder(LightGCNEncoder):
         loss = self._self_contrast(z, user) + self._self_contrast(z, items)
         loss = loss + self._self_contrast(c, user) + self._self_contrast(c, items)
         # user -> its positive item, the batch's positive items as candidates
-        pairs, pair_counts = torch.unique(torch.stack([user, items]), dim=1, return_counts=True)
+        # (user, item) pairs as one integer key: 1-D unique is far faster than unique(dim=1)
+        keys, pair_counts = torch.unique(user * self.n_nodes + items, return_counts=True)
+        pair_users, pair_items = keys // self.n_nodes, keys % self.n_nodes
         cand, cand_counts = torch.unique(items, return_counts=True)
-        loss = loss + self._contrast(z[pairs[0]], z[pairs[1]], z[cand], pair_counts, cand_counts)
+        loss = loss + self._contrast(z[pair_users], z[pair_items], z[cand], pair_counts, cand_counts)
         return loss / user.shape[0]
 
     def backbone_loss(
