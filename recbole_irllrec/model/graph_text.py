@@ -75,7 +75,8 @@ class GraphTextRecommender(GeneralRecommender):
         self.itm_ta_share = config["itm_ta_share"]
         self.mask_ratio = config["mask_ratio"]
         self.re_temperature = config["re_temperature"]
-        self.align_scope = config["align_scope"]
+        # models without text terms (GraphCF, DCCF, BIGCF) carry no align_scope key
+        self.align_scope = config["align_scope"] or "batch"
         self.align_chunk_size = config["align_chunk_size"]
         if self.reg_scope not in ("all", "batch"):
             raise ValueError(f"reg_scope must be 'all' or 'batch', got {self.reg_scope!r}")
