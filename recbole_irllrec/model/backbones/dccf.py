@@ -68,7 +68,7 @@ class DCCFEncoder(GraphEncoder):
         ``(cos(view_h, view_t) + 1) / 2``, row-normalised (``D^-1 A``)."""
         head, tail = self.edge_index
         unit = F.normalize(view, dim=1)
-        alpha = ((unit[head] * unit[tail]).sum(-1) + 1.0) / 2.0
+        alpha = ((unit.index_select(0, head) * unit.index_select(0, tail)).sum(-1) + 1.0) / 2.0
         return row_normalized_propagate(head, tail, alpha, embeddings)
 
     def forward(self, ego: torch.Tensor | None = None) -> EncoderOutput:
