@@ -61,6 +61,8 @@ def row_normalized_propagate(
     row_sum = torch.zeros(n_nodes, dtype=weight.dtype, device=weight.device)
     row_sum = row_sum.index_add(0, head, weight)
     inv = row_sum.reciprocal().nan_to_num(0.0, 0.0, 0.0)
-    messages = (inv[head] * weight).unsqueeze(1) * embeddings[tail]
+    # index_select, not ``x[idx]``: its backward is an index_add, several
+    # times faster on CPU than the accumulating index_put of advanced indexing
+    messages = (inv.index_select(0, head) * weight).unsqueeze(1) * embeddings.index_select(0, tail)
     out = torch.zeros_like(embeddings)
     return out.index_add(0, head, messages)
