@@ -17,11 +17,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runner import run_one, write_csv  # noqa: E402
+from runner import parse_sets, run_one, shared_settings, write_csv  # noqa: E402
 
 VARIANTS = {"plain": "GraphCF", "RLMRec-Con": "RLMRecCon", "RLMRec-Gen": "RLMRecGen", "IRLLRec": "IRLLRec"}
 
@@ -39,23 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.argv = sys.argv[:1]  # keep RecBole's Config from reading our flags
 
-    common = {
-        "seed": 2020,
-        "reproducibility": True,
-        "gpu_id": "",
-        "epochs": args.epochs,
-        "train_batch_size": 2048,
-        "learning_rate": 1e-3,
-        "eval_step": 1,
-        "stopping_step": args.stopping_step,
-        "embedding_size": 32,
-        "n_layers": 3,
-        "eval_batch_size": 1_000_000,
-        "state": "WARNING",
-    }
-    for item in args.set:
-        key, value = item.split("=", 1)
-        common[key] = yaml.safe_load(value)
+    common = {**shared_settings(args.epochs, args.stopping_step), **parse_sets(args.set)}
 
     rows = []
     for backbone in args.backbones:

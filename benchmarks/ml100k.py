@@ -15,11 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runner import run_one, write_csv  # noqa: E402
+from runner import parse_sets, run_one, shared_settings, write_csv  # noqa: E402
 
 # IRLLRec with every alignment term off: the reference's LightGCN (layer sum)
 ALIGNMENT_OFF = {"kd_weight": 0.0, "kd_int_weight": 0.0, "kd_int_weight_2": 0.0, "kd_int_weight_3": 0.0}
@@ -35,24 +33,8 @@ def main() -> None:
     args = parser.parse_args()
     sys.argv = sys.argv[:1]  # keep RecBole's Config from reading our flags
 
-    common = {
-        "seed": 2020,
-        "reproducibility": True,
-        "gpu_id": "",
-        "epochs": args.epochs,
-        "train_batch_size": 2048,
-        "learning_rate": 1e-3,
-        "eval_step": 1,
-        "stopping_step": args.stopping_step,
-        "embedding_size": 32,
-        "n_layers": 3,
-        "eval_batch_size": 1_000_000,
-        "state": "WARNING",
-    }
-    irllrec_extra = {}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        irllrec_extra[key] = yaml.safe_load(value)
+    common = shared_settings(args.epochs, args.stopping_step)
+    irllrec_extra = parse_sets(args.set)
     plan = {
         "BPR": ("BPR", {}),
         "LightGCN": ("LightGCN", {}),

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recbole.utils import init_logger, init_seed  # noqa: E402
@@ -15,6 +17,33 @@ from dataset_prep.embedded import prepare_embedded  # noqa: E402
 from recbole_irllrec.config import Config  # noqa: E402
 from recbole_irllrec.quick_start import build_data_and_model  # noqa: E402
 from recbole_irllrec.utils import get_trainer  # noqa: E402
+
+
+def parse_sets(sets: list[str]) -> dict:
+    """``["KEY=VALUE", ...]`` (values read as YAML) as a dict."""
+    settings = {}
+    for item in sets:
+        key, value = item.split("=", 1)
+        settings[key] = yaml.safe_load(value)
+    return settings
+
+
+def shared_settings(epochs: int, stopping_step: int) -> dict:
+    """Settings every row of a benchmark shares, so the comparison is like for like."""
+    return {
+        "seed": 2020,
+        "reproducibility": True,
+        "gpu_id": "",
+        "epochs": epochs,
+        "train_batch_size": 2048,
+        "learning_rate": 1e-3,
+        "eval_step": 1,
+        "stopping_step": stopping_step,
+        "embedding_size": 32,
+        "n_layers": 3,
+        "eval_batch_size": 1_000_000,
+        "state": "WARNING",
+    }
 
 
 def run_one(name: str, model: str, config_dict: dict, dataset: str = "ml-100k") -> dict:

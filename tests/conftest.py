@@ -98,3 +98,19 @@ def tiny_data(tmp_path) -> Path:
     root = tmp_path / "data"
     write_tiny_dataset(root)
     return root
+
+
+METRICS = {"recall@10", "recall@20", "ndcg@10", "ndcg@20"}  # tiny_config's topk [10, 20]
+
+
+def model_config_batch(data_root: Path, tmp_path: Path, model: str, **overrides):
+    """``(config, model, first training batch)`` of ``model`` on the tiny dataset."""
+    from recbole.data import data_preparation
+
+    from recbole_irllrec.config import Config
+    from recbole_irllrec.quick_start import create_dataset
+    from recbole_irllrec.utils import get_model
+
+    config = Config(model=model, dataset=TINY, config_dict=tiny_config(data_root, tmp_path, **overrides))
+    train_data, _, _ = data_preparation(config, create_dataset(config))
+    return config, get_model(model)(config, train_data._dataset), next(iter(train_data))

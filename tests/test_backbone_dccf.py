@@ -3,23 +3,12 @@ every model that composes it."""
 import pytest
 import torch
 
-from conftest import TINY, tiny_config
-from recbole_irllrec import quick_start
-from recbole_irllrec.config import Config
+from conftest import METRICS, TINY, model_config_batch, tiny_config
 from recbole_irllrec.model.backbones import BACKBONES, DCCFEncoder
-from recbole_irllrec.quick_start import create_dataset, run_recbole_irllrec
-
-METRICS = {"recall@10", "recall@20", "ndcg@10", "ndcg@20"}
-
+from recbole_irllrec.quick_start import run_recbole_irllrec
 
 def _model_and_batch(tiny_data, tmp_path, model="DCCF", **overrides):
-    from recbole.data import data_preparation
-
-    config = Config(model=model, dataset=TINY, config_dict=tiny_config(tiny_data, tmp_path, **overrides))
-    dataset = create_dataset(config)
-    train_data, _, _ = data_preparation(config, dataset)
-    net = quick_start.get_model(model)(config, train_data._dataset)
-    return config, net, next(iter(train_data))
+    return model_config_batch(tiny_data, tmp_path, model, **overrides)
 
 
 def test_registered_and_config_defaults(tiny_data, tmp_path):

@@ -4,24 +4,13 @@ import math
 import pytest
 import torch
 
-from conftest import TINY, tiny_config
-from recbole_irllrec import quick_start
-from recbole_irllrec.config import Config
+from conftest import METRICS, TINY, model_config_batch, tiny_config
 from recbole_irllrec.model.backbones import BACKBONES, LightGCNEncoder
-from recbole_irllrec.quick_start import create_dataset, run_recbole_irllrec
-
-METRICS = {"recall@10", "recall@20", "ndcg@10", "ndcg@20"}
-
+from recbole_irllrec.quick_start import run_recbole_irllrec
 
 def _model_and_batch(tiny_data, tmp_path, backbone, model="GraphCF", **overrides):
-    from recbole.data import data_preparation
-
-    config_dict = tiny_config(tiny_data, tmp_path, backbone=backbone, **overrides)
-    config = Config(model=model, dataset=TINY, config_dict=config_dict)
-    dataset = create_dataset(config)
-    train_data, _, _ = data_preparation(config, dataset)
-    recommender = quick_start.get_model(model)(config, train_data._dataset)
-    return recommender, next(iter(train_data)), config
+    config, recommender, batch = model_config_batch(tiny_data, tmp_path, model, backbone=backbone, **overrides)
+    return recommender, batch, config
 
 
 def _ids(batch):

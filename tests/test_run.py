@@ -4,15 +4,11 @@ import pickle
 import pytest
 import torch
 
-from conftest import TINY, tiny_config
-from recbole_irllrec import quick_start
+from conftest import METRICS, TINY, model_config_batch, tiny_config
 from recbole_irllrec.checkpoint import CheckpointError, load_checkpoint
 from recbole_irllrec.config import Config
 from recbole_irllrec.model import losses
-from recbole_irllrec.quick_start import create_dataset, load_data_and_model, run_recbole_irllrec
-
-METRICS = {"recall@10", "recall@20", "ndcg@10", "ndcg@20"}
-
+from recbole_irllrec.quick_start import load_data_and_model, run_recbole_irllrec
 
 @pytest.mark.parametrize("model", ["IRLLRec", "LightGCN", "BPR"])
 def test_one_epoch_end_to_end(tiny_data, tmp_path, model):
@@ -54,13 +50,7 @@ def test_pickled_objects_in_checkpoint_are_refused(tmp_path):
 
 
 def _model_and_batch(tiny_data, tmp_path, **overrides):
-    from recbole.data import data_preparation
-
-    config = Config(model="IRLLRec", dataset=TINY, config_dict=tiny_config(tiny_data, tmp_path, **overrides))
-    dataset = create_dataset(config)
-    train_data, _, _ = data_preparation(config, dataset)
-    model = quick_start.get_model("IRLLRec")(config, train_data._dataset)
-    batch = next(iter(train_data))
+    _, model, batch = model_config_batch(tiny_data, tmp_path, "IRLLRec", **overrides)
     return model, batch
 
 

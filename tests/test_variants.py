@@ -1,23 +1,19 @@
 """Variants on one backbone: GraphCF (plain), RLMRec-Con, RLMRec-Gen, IRLLRec."""
 import pytest
 import torch
-from recbole.data import data_preparation
 
-from conftest import TINY, tiny_config
-from recbole_irllrec.config import Config
+from conftest import TINY, model_config_batch, tiny_config
 from recbole_irllrec.model import losses
-from recbole_irllrec.quick_start import create_dataset, run_recbole_irllrec
-from recbole_irllrec.utils import get_model
+from recbole_irllrec.quick_start import run_recbole_irllrec
 
 VARIANTS = ("GraphCF", "RLMRecCon", "RLMRecGen", "IRLLRec")
 ALL_WEIGHTS = dict(kd_weight=0.1, recon_weight=0.1, kd_int_weight=0.1, kd_int_weight_2=0.1, kd_int_weight_3=0.1)
 
 
 def build(tiny_data, tmp_path, model, **overrides):
-    config = Config(model=model, dataset=TINY, config_dict=tiny_config(tiny_data, tmp_path, **overrides))
-    train_data, _, _ = data_preparation(config, create_dataset(config))
     torch.manual_seed(0)
-    return get_model(model)(config, train_data._dataset), next(iter(train_data))
+    _, m, batch = model_config_batch(tiny_data, tmp_path, model, **overrides)
+    return m, batch
 
 
 @pytest.mark.parametrize("model", VARIANTS)
