@@ -113,3 +113,15 @@ def soft_target_cross_entropy(student_logits: torch.Tensor, teacher_logits: torc
     over the last dimension, mean over rows (ITM's matching term)."""
     target = F.softmax(teacher_logits, dim=-1)
     return -(target * F.log_softmax(student_logits, dim=-1)).sum(-1).mean()
+
+
+def two_view_info_nce(
+    view1: torch.Tensor, view2: torch.Tensor, user: torch.Tensor, pos: torch.Tensor, n_users: int, temperature: float
+) -> torch.Tensor:
+    """SGL / SimGCL view contrast: InfoNCE between two views of the batch's
+    distinct users and distinct positive items (the other view's rows of the same
+    nodes are the candidates), summed and divided by the batch size."""
+    loss = view1.new_zeros(())
+    for nodes in (torch.unique(user), torch.unique(pos) + n_users):
+        loss = loss + info_nce_sum(view1[nodes], view2[nodes], view2[nodes], temperature)
+    return loss / user.shape[0]

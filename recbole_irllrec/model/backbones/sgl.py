@@ -24,7 +24,7 @@ import torch
 from recbole_irllrec.model.backbones.base import EncoderOutput
 from recbole_irllrec.model.backbones.lightgcn import LightGCNEncoder
 from recbole_irllrec.model.graph import normalized_adjacency
-from recbole_irllrec.model.losses import info_nce_sum
+from recbole_irllrec.model.losses import two_view_info_nce
 
 AUG_TYPES = ("ED", "ND", "RW")
 
@@ -102,7 +102,4 @@ class SGLEncoder(LightGCNEncoder):
         if not self.ssl_weight:
             return None
         view1, view2 = self.view_embeddings(output.layers[0])
-        loss = 0.0
-        for nodes in (torch.unique(user), torch.unique(pos) + self.n_users):
-            loss = loss + info_nce_sum(view1[nodes], view2[nodes], view2[nodes], self.ssl_tau)
-        return self.ssl_weight * loss / user.shape[0]
+        return self.ssl_weight * two_view_info_nce(view1, view2, user, pos, self.n_users, self.ssl_tau)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from recbole_irllrec.model.backbones.base import EncoderOutput
 from recbole_irllrec.model.backbones.lightgcn import LightGCNEncoder
 from recbole_irllrec.model.graph import propagate
-from recbole_irllrec.model.losses import info_nce_sum
+from recbole_irllrec.model.losses import two_view_info_nce
 
 
 class SimGCLEncoder(LightGCNEncoder):
@@ -48,7 +48,4 @@ class SimGCLEncoder(LightGCNEncoder):
         if not self.cl_weight:
             return None
         view1, view2 = self.view_embeddings(output.layers[0])
-        loss = 0.0
-        for nodes in (torch.unique(user), torch.unique(pos) + self.n_users):
-            loss = loss + info_nce_sum(view1[nodes], view2[nodes], view2[nodes], self.cl_tau)
-        return self.cl_weight * loss / user.shape[0]
+        return self.cl_weight * two_view_info_nce(view1, view2, user, pos, self.n_users, self.cl_tau)
