@@ -188,6 +188,8 @@ def _run_embed(args: argparse.Namespace) -> int:
         return 1
     print(summary_line(report))
     return 0
+
+
 # ------------------------------------------------------------------ convert-rlmrec
 def _add_convert_rlmrec(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(

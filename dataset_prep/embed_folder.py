@@ -21,16 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
+from recbole_irllrec.data.text_features import ITEM_SUFFIX, USER_SUFFIX
+
 from .embed import Embedder, SentenceTransformerEmbedder, embed_texts
 from .features import write_feature_file
 from .manifest import managed_folder_message
 from .recbole_io import read_atomic, sort_ids
-from .text_records import TextRecord
+from .text_records import TextRecord, sorted_by_id
 from .vector_cache import VectorCache
 
 logger = logging.getLogger(__name__)
 
-SIDES = (("user", "useremb"), ("item", "itememb"))
+SIDES = (("user", USER_SUFFIX), ("item", ITEM_SUFFIX))
 DEFAULT_SPEC = "st:all-MiniLM-L6-v2"
 SHOWN_IDS = 5  # how many missing ids an error message lists
 
@@ -259,8 +261,7 @@ def embed_folder(
             extra = sort_ids(r.id for r in side_records if r.id not in needed[side])
             logger.info("%s: leaving out %d %s(s) without interactions, e.g. %s", path, len(extra), side,
                         ", ".join(extra[:SHOWN_IDS]))
-        order = {i: k for k, i in enumerate(sort_ids(r.id for r in kept))}
-        records[side] = sorted(kept, key=lambda r: order[r.id])
+        records[side] = sorted_by_id(kept)
 
     all_records = records["user"] + records["item"]
     names = {profile_embedder.name, intent_embedder.name}

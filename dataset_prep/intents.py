@@ -30,7 +30,7 @@ from .llm.prompts import TASKS, Prompt, answer_text, load_prompt
 from .llm.runner import TaskReport, run_requests
 from .manifest import managed_folder_message
 from .recbole_io import AtomicTable, field_name, read_atomic, sort_ids
-from .text_records import TextRecord, write_text_records
+from .text_records import TextRecord, sorted_by_id, write_text_records
 
 logger = logging.getLogger(__name__)
 
@@ -331,8 +331,7 @@ def generate_texts(
             if all(k in t for k in wanted)  # an entity with a failed task waits for the re-run
         ]
         path = out / f"{name}.{side}.texts.jsonl"
-        order = {i: k for k, i in enumerate(sort_ids(r.id for r in records))}
-        write_text_records(path, sorted(records, key=lambda r: order[r.id]))
+        write_text_records(path, sorted_by_id(records))
         report.outputs.append(path)
 
     failures_path = out / f"{name}.llm-failures.json"

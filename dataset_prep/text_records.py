@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic import atomic_open
+from .recbole_io import sort_ids
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,13 @@ class TextRecord:
         """One JSON line (without the newline)."""
         payload = {"id": self.id, "profile": self.profile, "intent": self.intent, "evidence": list(self.evidence)}
         return json.dumps(payload, ensure_ascii=False)
+
+
+def sorted_by_id(records: Iterable[TextRecord]) -> list[TextRecord]:
+    """Records in :func:`~dataset_prep.recbole_io.sort_ids` order of their ids (numeric when all are)."""
+    records = list(records)
+    order = {i: k for k, i in enumerate(sort_ids(r.id for r in records))}
+    return sorted(records, key=lambda r: order[r.id])
 
 
 def write_text_records(path: str | Path, records: Iterable[TextRecord]) -> int:

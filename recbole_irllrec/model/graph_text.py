@@ -91,8 +91,8 @@ class GraphTextRecommender(GeneralRecommender):
         self.backbone = BACKBONES[backbone](config, self.n_users, self.n_items, edge_index)
 
         uses_profile = bool(self.kd_weight or self.recon_weight)
-        uses_intent = bool(self.kd_int_weight or self.kd_int_weight_2 or self.kd_int_weight_3)
-        if uses_profile or uses_intent:
+        self.uses_intent = bool(self.kd_int_weight or self.kd_int_weight_2 or self.kd_int_weight_3)
+        if uses_profile or self.uses_intent:
             # frozen text vectors: buffers outside the state dict keep checkpoints small
             text = load_text_matrices(config, dataset)
             profile = torch.cat([text[USER_PROFILE], text[ITEM_PROFILE]])
@@ -105,7 +105,7 @@ class GraphTextRecommender(GeneralRecommender):
             # RLMRec-Gen: a learned mask token and a decoder from CF space to profile space
             self.mask_token = torch.nn.Parameter(torch.zeros(1, self.embedding_size))
             self.decoder = TextTower(self.embedding_size, self.profile_vectors.shape[1])
-        if uses_intent:
+        if self.uses_intent:
             self.intent_tower = TextTower(self.intent_vectors.shape[1], self.embedding_size)
         if self.kd_int_weight:
             self.intent_graph = IntentGraph(self.n_users, self.embedding_size, config["intent_num"], edge_index)
@@ -196,7 +196,7 @@ class GraphTextRecommender(GeneralRecommender):
             target = self.profile_vectors[seeds]
             gen = info_nce_sum(decoded, target, target, self.re_temperature) / seeds.numel()
             loss = loss + self.recon_weight * gen
-        if not (self.kd_weight or self.kd_int_weight or self.kd_int_weight_2 or self.kd_int_weight_3):
+        if not (self.kd_weight or self.uses_intent):
             return loss
 
         # the nodes the text terms touch: all users (InfoNCE candidates) and the batch's items
@@ -213,7 +213,7 @@ class GraphTextRecommender(GeneralRecommender):
             kd = self._info_nce_group(final, profile, user, pos, neg, self.kd_temperature)
             loss = loss + self.kd_weight * kd
 
-        if self.kd_int_weight or self.kd_int_weight_2 or self.kd_int_weight_3:
+        if self.uses_intent:
             intent = self._tower_rows(self.intent_tower, self.intent_vectors, tower_nodes)
         if self.kd_int_weight:
             # r is only read at the batch's nodes: compute just those rows; a
