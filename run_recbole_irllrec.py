@@ -1,31 +1,57 @@
-"""Train and test a model with recbole-irllrec.
+"""Train and test a model with recbole-irllrec, or search its hyperparameters.
 
     python run_recbole_irllrec.py --model=IRLLRec --dataset=ml-100k
     python run_recbole_irllrec.py --model=LightGCN --dataset=ml-100k --epochs=50
+    python run_recbole_irllrec.py --model=IRLLRec --dataset=ml-100k \\
+        --tune properties/hyper/IRLLRec.yaml --num-samples 8 --epochs=30
+    python run_recbole_irllrec.py --config_files saved/tune/<search>/best.yaml
 
 Plugin models (IRLLRec) and RecBole's own models run through the same
 function. ``--config_files`` takes space-separated YAML files; any other
-``--key=value`` is read by RecBole's Config as an override. For ``ml-100k`` the
-embedded default dataset (RecBole's bundled ml-100k plus text features) is
-built on first use under ``<data_path>/ml-100k`` and reused afterwards.
+``--key=value`` is read by RecBole's Config as an override. Without
+``--model``/``--dataset`` (here or in a config file) IRLLRec runs on
+``ml-100k``, the embedded default dataset (RecBole's bundled ml-100k plus text
+features), built on first use under ``<data_path>/ml-100k`` and reused
+afterwards. ``--tune`` runs a Ray Tune search instead (options below) and
+writes ``results.csv`` and ``best.yaml``, which reruns the best trial.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 
 from dataset_prep.embedded import prepare_embedded
 from recbole_irllrec.quick_start import run_recbole_irllrec
+from recbole_irllrec.tuning.cli import add_search_arguments, config_overrides, settings_from_args
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", "-m", type=str, default="IRLLRec", help="model name")
-    parser.add_argument("--dataset", "-d", type=str, default="ml-100k", help="dataset name")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", "-m", type=str, default=None, help="model name (default: IRLLRec)")
+    parser.add_argument("--dataset", "-d", type=str, default=None, help="dataset name (default: ml-100k)")
     parser.add_argument("--config_files", type=str, default=None, help="space-separated config files")
-    args, _ = parser.parse_known_args()
+    add_search_arguments(parser)
+    args, rest = parser.parse_known_args()
     config_files = args.config_files.strip().split(" ") if args.config_files else None
-    run_recbole_irllrec(
-        model=args.model, dataset=args.dataset, config_file_list=config_files, prepare=prepare_embedded
+    if args.tune is None:
+        run_recbole_irllrec(
+            model=args.model, dataset=args.dataset, config_file_list=config_files, prepare=prepare_embedded
+        )
+        return
+    from recbole_irllrec.tuning import run_search
+
+    overrides = config_overrides(rest)
+    # the overrides travel to the trials explicitly; Config must not also read the search flags
+    sys.argv = sys.argv[:1]
+    run_search(
+        settings_from_args(args),
+        model=args.model,
+        dataset=args.dataset,
+        config_file_list=config_files,
+        config_dict=overrides,
+        prepare=prepare_embedded,
     )
 
 

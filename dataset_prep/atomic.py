@@ -9,7 +9,6 @@ complete old version, or the complete new version, never a partial one.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -17,71 +16,15 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+
+from recbole_irllrec.atomic_io import UMASK, atomic_open, atomic_write_bytes, atomic_write_json, atomic_write_text
+
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "staged_directory"]
 
 logger = logging.getLogger(__name__)
 
 STAGING_MARK = ".build-"
 RETIRED_MARK = ".old-"
-
-
-def _read_umask() -> int:
-    # Reading the umask means setting it; do it once at import, before any worker threads exist.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-
-
-@contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
-    """Open a temporary sibling of ``path`` for writing; move it over ``path`` on success.
-
-    On any exception (including KeyboardInterrupt) the temporary file is
-    removed and ``path`` is left untouched.
-    """
-    if mode not in ("w", "wb"):
-        raise ValueError(f"atomic_open supports modes 'w' and 'wb', not {mode!r}")
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        if mode == "wb":
-            handle = os.fdopen(fd, mode)
-        else:
-            # newline="" keeps "\n" as is on every platform (RecBole splits on it).
-            handle = os.fdopen(fd, mode, encoding=encoding, newline="")
-        with handle:
-            yield handle
-            handle.flush()
-            # fsync before the rename so a power cut cannot leave an empty file in place.
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600; give the file the mode a plain open() would have.
-        os.chmod(tmp_name, 0o666 & ~_UMASK)
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
-    with atomic_open(path, "w") as handle:
-        handle.write(text)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_open(path, "wb") as handle:
-        handle.write(data)
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 @contextlib.contextmanager
@@ -97,7 +40,7 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
     warn_about_leftovers(final)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}{STAGING_MARK}", dir=final.parent))
     try:
-        os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp creates 0700
+        os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp creates 0700
         yield staging
         _swap_into_place(staging, final)
     except BaseException:

@@ -10,6 +10,8 @@ from recbole_irllrec.properties_path import properties_dir
 from recbole_irllrec.utils import get_model
 
 EMBEDDED_DATASET = "ml-100k"
+# what runs when neither an argument nor a config file names a model or dataset
+DEFAULT_MODEL = "IRLLRec"
 # keys of properties/overall.yaml that RecBole's log should list under "Evaluation"
 PLUGIN_EVALUATION_KEYS = ("test_mask_valid_items",)
 # RecBole logs every config key and pickles the config into checkpoints: no secret may live there.
@@ -21,6 +23,9 @@ class Config(RecBoleConfig):
     ``properties/model/<model>.yaml`` and ``properties/dataset/<dataset>.yaml``
     (in this order) over RecBole's own defaults (RecBole ignores a plugin's property files).
 
+    Model and dataset come from the arguments, else the config files or dict,
+    else IRLLRec on the embedded ml-100k.
+
     ``data_path`` is made absolute (Ray Tune changes the working directory).
     For ``ml-100k`` RecBole always points at its bundled copy; here it points at
     ``<data_path>/ml-100k``, the copy dataset_prep builds with text features.
@@ -28,23 +33,13 @@ class Config(RecBoleConfig):
 
     def _get_model_and_dataset(self, model, dataset):
         if model is None:
-            try:
-                model = self.external_config_dict["model"]
-            except KeyError:
-                raise KeyError(
-                    "model needs to be given by --model, a config file or the config dict."
-                ) from None
+            model = self.external_config_dict.get("model", DEFAULT_MODEL)
         if isinstance(model, str):
             final_model, final_model_class = model, get_model(model)
         else:
             final_model, final_model_class = model.__name__, model
         if dataset is None:
-            try:
-                dataset = self.external_config_dict["dataset"]
-            except KeyError:
-                raise KeyError(
-                    "dataset needs to be given by --dataset, a config file or the config dict."
-                ) from None
+            dataset = self.external_config_dict.get("dataset", EMBEDDED_DATASET)
         return final_model, final_model_class, dataset
 
     def _load_internal_config_dict(self, model, model_class, dataset):

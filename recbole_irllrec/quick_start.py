@@ -99,19 +99,35 @@ def run_recbole_irllrec(
     }
 
 
+OnValid = Optional[Callable[[int, float, dict], None]]
+
+
 def objective_function(
     config_dict: dict | None = None,
     config_file_list: list[str] | None = None,
     saved: bool = True,
     prepare: Prepare = None,
+    on_valid: OnValid = None,
 ) -> dict:
-    """One trial for hyperparameter search, as RecBole's ``objective_function``."""
+    """One trial for hyperparameter search, as RecBole's ``objective_function``.
+
+    ``on_valid(epoch, valid_score, valid_result)`` runs after every validation
+    (through the trainer's ``callback_fn``); Ray Tune trials report with it.
+    """
     config = Config(config_dict=config_dict, config_file_list=config_file_list)
     init_seed(config["seed"], config["reproducibility"])
     logging.basicConfig(level=logging.ERROR)
     _, model_obj, train_data, valid_data, test_data = build_data_and_model(config, prepare)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
-    best_valid_score, best_valid_result = trainer.fit(train_data, valid_data, verbose=False, saved=saved)
+    callback = None
+    if on_valid is not None:
+
+        def callback(epoch_idx: int, valid_score: float) -> None:
+            on_valid(epoch_idx, valid_score, dict(trainer.last_valid_result))
+
+    best_valid_score, best_valid_result = trainer.fit(
+        train_data, valid_data, verbose=False, saved=saved, callback_fn=callback
+    )
     test_result = trainer.evaluate(test_data, load_best_model=saved)
     return {
         "model": config["model"],

@@ -1,8 +1,9 @@
-"""What RecBole's trainers must do differently here: checkpoints.
+"""What RecBole's trainers must do differently here: checkpoints, and the
+validation result for callbacks.
 
-:class:`SafeCheckpointMixin` is mixed into whichever RecBole trainer a model
-uses (see :func:`recbole_irllrec.utils.get_trainer`); training and evaluation
-stay RecBole's own.
+The mixins are mixed into whichever RecBole trainer a model uses (see
+:func:`recbole_irllrec.utils.get_trainer`); training and evaluation stay
+RecBole's own.
 """
 from __future__ import annotations
 
@@ -58,3 +59,16 @@ class SafeCheckpointMixin:
             self.model.load_other_parameter(checkpoint.get("other_parameter"))
             self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
         return super().evaluate(eval_data, load_best_model=False, model_file=model_file, show_progress=show_progress)
+
+
+class ValidResultMixin:
+    """Keeps the latest validation result in ``last_valid_result``: RecBole's
+    ``fit(callback_fn=...)`` passes only the score, a Tune report wants all metrics."""
+
+    last_valid_result: dict | None = None
+
+    def _valid_epoch(self, *args, **kwargs):
+        # *args: the decision-tree trainers' signature differs from the others'
+        valid_score, valid_result = super()._valid_epoch(*args, **kwargs)
+        self.last_valid_result = valid_result
+        return valid_score, valid_result

@@ -7,7 +7,7 @@ import importlib
 from recbole.utils import get_model as recbole_get_model
 from recbole.utils import get_trainer as recbole_get_trainer
 
-from recbole_irllrec.trainer import SafeCheckpointMixin
+from recbole_irllrec.trainer import SafeCheckpointMixin, ValidResultMixin
 
 
 # the plugin's models and their modules (several models share one module)
@@ -35,9 +35,9 @@ def get_model(model_name: str) -> type:
 @functools.lru_cache(maxsize=None)
 def get_trainer(model_type, model_name: str) -> type:
     """RecBole's trainer for the model (or the plugin's ``<Name>Trainer``),
-    with checkpoints saved and loaded safely (see :mod:`recbole_irllrec.trainer`)."""
+    with checkpoints saved and loaded safely and the last validation result
+    kept (see :mod:`recbole_irllrec.trainer`)."""
     trainer_module = importlib.import_module("recbole_irllrec.trainer")
     base = getattr(trainer_module, f"{model_name}Trainer", None) or recbole_get_trainer(model_type, model_name)
-    if issubclass(base, SafeCheckpointMixin):
-        return base
-    return type(f"Safe{base.__name__}", (SafeCheckpointMixin, base), {})
+    mixins = tuple(m for m in (SafeCheckpointMixin, ValidResultMixin) if not issubclass(base, m))
+    return type(f"Safe{base.__name__}", (*mixins, base), {}) if mixins else base
