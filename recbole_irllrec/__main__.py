@@ -67,6 +67,10 @@ def _run(args) -> int:
 
             table = run_sparsity(args.model_file, args.edges, args.groups, args.split, args.out, args.metrics)
             shown = table.drop(columns=["low", "high"])
+            if len(args.model_file) > 1:  # every model's every metric is too wide for a terminal; the CSV has them
+                from recbole_irllrec.analysis.sparsity import plot_columns
+
+                shown = shown[["group", "users", *plot_columns(table, args.metrics)]]
             print(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
             print(f"wrote {os.path.join(args.out, 'sparsity.csv')} and {os.path.join(args.out, 'sparsity.png')}")
         elif args.command == "explain":

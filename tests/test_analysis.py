@@ -144,6 +144,7 @@ def test_cli_writes_table_text_and_pngs(checkpoint, tmp_path, capsys):
     assert "[0, 4)" in printed and "[4, inf)" in printed and "all" in printed
     header = (out / "sparsity.csv").read_text().splitlines()[0].split(",")
     assert header[:4] == ["group", "low", "high", "users"]
+    assert (out / "sparsity.csv").read_text().splitlines()[1].startswith('"[0, 4)",0,4,')
     stem = Path(checkpoint).stem
     assert f"IRLLRec({stem})#1:ndcg@20" in header and f"IRLLRec({stem})#2:ndcg@20" in header
     assert (out / "sparsity.png").read_bytes()[:8] == PNG_MAGIC

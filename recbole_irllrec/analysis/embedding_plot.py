@@ -46,7 +46,7 @@ def model_embeddings(model) -> tuple[dict[str, torch.Tensor], list[str]]:
         if hasattr(model, tower) and hasattr(model, vectors):
             kinds[kind] = getattr(model, tower)(getattr(model, vectors))
         else:
-            notes.append(f"no {kind} embeddings: {type(model).__name__} has no {tower} (its weight is 0 or it has no text)")
+            notes.append(f"no {kind} embeddings: {type(model).__name__} has no {tower} (it trains without {kind} texts)")
     return kinds, notes
 
 

@@ -157,7 +157,7 @@ def group_table(groups: list[Group], evaluations: dict[str, PerUserEvaluation]) 
         for metric, value in evaluation.overall.items():
             total[f"{name}:{metric}" if several else metric] = value
     rows.append(total)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).astype({"low": "Int64", "high": "Int64"})  # integer bounds despite the empty ones
 
 
 def plot_groups(table: pd.DataFrame, metrics: list[str], path: str, title: str = "") -> None:
@@ -177,7 +177,11 @@ def plot_groups(table: pd.DataFrame, metrics: list[str], path: str, title: str =
     lines.set_ylabel("metric")
     lines.set_ylim(bottom=0)
     handles = bars.get_legend_handles_labels()[0] + lines.get_legend_handles_labels()[0]
-    lines.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
+    # below the axes: inside, the legend would hide the sparsest group's points
+    lines.legend(
+        handles, [h.get_label() for h in handles], loc="upper center", bbox_to_anchor=(0.5, -0.2),
+        ncol=min(3, len(handles)), fontsize=8, frameon=False,
+    )
     if title:
         bars.set_title(title, fontsize=10)
     save_figure(figure, path)
