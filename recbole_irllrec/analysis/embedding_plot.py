@@ -1,0 +1,125 @@
+"""2-D picture of a model's interaction, profile and intent embeddings (the paper's Fig. 1c).
+
+interaction: the model's final CF embeddings; profile: ``profile_tower(profile_vectors)``;
+intent: ``intent_tower(intent_vectors)``. Kinds a model does not have (no tower)
+are left out and named in the notes. The same sample of real users and items
+is drawn from every kind; rows are L2-normalised before projecting, since the
+alignment terms compare them by cosine. Each kind gets its own projection
+(scikit-learn PCA or t-SNE), a scatter of users and items, and a Gaussian KDE contour.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from recbole_irllrec.analysis.output import save_figure
+
+METHODS = ("pca", "tsne")
+
+
+@dataclass
+class EmbeddingPicture:
+    """What was plotted: 2-D points per kind (same rows everywhere) and notes."""
+
+    points: dict[str, np.ndarray]
+    is_user: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+@torch.no_grad()
+def model_embeddings(model) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """``{kind: [n_users + n_items, d]}`` (users then items, padding rows
+    included) and notes on the kinds that are missing."""
+    model.eval()
+    if hasattr(model, "_user_item"):
+        user_e, item_e = model._user_item()
+    else:  # RecBole's graph models return (users, items) from forward()
+        output = model.forward()
+        if not (isinstance(output, tuple) and len(output) >= 2):
+            raise ValueError(f"{type(model).__name__} does not expose user and item embeddings")
+        user_e, item_e = output[0], output[1]
+    kinds = {"interaction": torch.cat([user_e, item_e])}
+    notes = []
+    for kind, tower, vectors in (("profile", "profile_tower", "profile_vectors"), ("intent", "intent_tower", "intent_vectors")):
+        if hasattr(model, tower) and hasattr(model, vectors):
+            kinds[kind] = getattr(model, tower)(getattr(model, vectors))
+        else:
+            notes.append(f"no {kind} embeddings: {type(model).__name__} has no {tower} (it trains without {kind} texts)")
+    return kinds, notes
+
+
+def project(x: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """``x`` projected to 2-D with scikit-learn PCA or t-SNE."""
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=2, random_state=seed).fit_transform(x)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = float(min(30, max(2, (len(x) - 1) // 3)))
+        return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(x)
+    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def embedding_picture(model, method: str = "pca", sample: int = 2000, seed: int = 0) -> EmbeddingPicture:
+    """Project a sample of real users and items of every embedding kind to 2-D."""
+    kinds, notes = model_embeddings(model)
+    n_users = model.n_users
+    n_nodes = n_users + model.n_items
+    real = np.array([n for n in range(n_nodes) if n not in (0, n_users)])  # rows 0 and n_users are padding
+    if sample and sample < len(real):
+        real = np.sort(np.random.default_rng(seed).choice(real, size=sample, replace=False))
+    points = {}
+    for kind, embeddings in kinds.items():
+        x = torch.nn.functional.normalize(embeddings[real].float(), dim=1).cpu().numpy()
+        points[kind] = project(x, method, seed)
+    return EmbeddingPicture(points, real < n_users, notes)
+
+
+def _density(ax, xy: np.ndarray) -> None:
+    """Gaussian KDE contours of the points (skipped when they are degenerate)."""
+    from scipy.stats import gaussian_kde
+
+    try:
+        kde = gaussian_kde(xy.T)
+    except (np.linalg.LinAlgError, ValueError):
+        return
+    (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
+    gx, gy = np.mgrid[x0 : x1 : 80j, y0 : y1 : 80j]
+    density = kde(np.vstack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+    ax.contourf(gx, gy, density, levels=8, cmap="Greens", alpha=0.45)
+    ax.contour(gx, gy, density, levels=8, colors="darkgreen", linewidths=0.4)
+
+
+def plot_picture(picture: EmbeddingPicture, path: str, title: str = "") -> None:
+    """One panel per embedding kind: KDE density, users and items as dots."""
+    import matplotlib.pyplot as plt
+
+    kinds = list(picture.points)
+    figure, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 4.2), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        xy = picture.points[kind]
+        _density(ax, xy)
+        ax.scatter(*xy[picture.is_user].T, s=3, alpha=0.5, color="#1f77b4", label="users")
+        ax.scatter(*xy[~picture.is_user].T, s=3, alpha=0.5, color="#ff7f0e", label="items")
+        ax.set_title(f"{kind} embeddings", fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0][0].legend(loc="upper right", fontsize=8, markerscale=3)
+    heading = title + ("\n" + "; ".join(picture.notes) if picture.notes else "")
+    if heading:
+        figure.suptitle(heading, fontsize=10)
+    save_figure(figure, path)
+
+
+def run_embplot(model_file: str, out: str, method: str = "pca", sample: int = 2000, seed: int = 0) -> EmbeddingPicture:
+    """Load ``model_file``, project its embeddings and save the PNG at ``out``."""
+    from recbole_irllrec.quick_start import load_data_and_model
+
+    config, model, *_ = load_data_and_model(model_file)
+    picture = embedding_picture(model, method, sample, seed)
+    plot_picture(picture, out, f"{config['model']} on {config['dataset']}: {method.upper()}, {len(picture.is_user)} users+items")
+    return picture
