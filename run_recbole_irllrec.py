@@ -35,7 +35,7 @@ def main() -> None:
     add_search_arguments(parser)
     args, rest = parser.parse_known_args()
     config_files = args.config_files.strip().split(" ") if args.config_files else None
-    if args.tune is None:
+    if args.space_file is None:
         run_recbole_irllrec(
             model=args.model, dataset=args.dataset, config_file_list=config_files, prepare=prepare_embedded
         )

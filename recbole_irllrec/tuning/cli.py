@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 
 from recbole_irllrec.tuning.search import SearchSettings
 
 
 def add_search_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("Ray Tune search (with --tune)")
-    group.add_argument("--tune", metavar="SPACE.yaml", help="search the space in this file (see properties/hyper/)")
+    group.add_argument("--tune", dest="space_file", metavar="SPACE.yaml", help="search the space in this file (see properties/hyper/)")
     group.add_argument("--num-samples", type=int, default=1, help="samples drawn (per grid combination)")
     group.add_argument("--max-concurrent", type=int, default=None, help="trials running at once (default: as resources allow)")
     group.add_argument("--metric", default=None, help="validation metric to optimise (default: valid_metric)")
@@ -19,24 +20,12 @@ def add_search_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--scheduler", choices=["asha", "fifo"], default="asha", help="asha stops weak trials early")
     group.add_argument("--grace-period", type=int, default=1, help="validations before ASHA may stop a trial")
     group.add_argument("--reduction-factor", type=int, default=4, help="ASHA keeps 1/factor of the trials per rung")
-    group.add_argument("--output", default=None, help="folder for results.csv, best.yaml and the trials")
+    group.add_argument("--output", dest="output_dir", default=None, help="folder for results.csv, best.yaml and the trials")
 
 
 def settings_from_args(args: argparse.Namespace) -> SearchSettings:
-    return SearchSettings(
-        space_file=args.tune,
-        num_samples=args.num_samples,
-        max_concurrent=args.max_concurrent,
-        metric=args.metric,
-        mode=args.mode,
-        cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial,
-        address=args.address,
-        scheduler=args.scheduler,
-        grace_period=args.grace_period,
-        reduction_factor=args.reduction_factor,
-        output_dir=args.output,
-    )
+    """The search options (argument names match :class:`SearchSettings`' fields)."""
+    return SearchSettings(**{f.name: getattr(args, f.name) for f in fields(SearchSettings) if hasattr(args, f.name)})
 
 
 def config_overrides(args: list[str]) -> dict[str, str]:
