@@ -40,7 +40,7 @@ def main() -> None:
             model=args.model, dataset=args.dataset, config_file_list=config_files, prepare=prepare_embedded
         )
         return
-    from recbole_irllrec.tuning import run_search
+    from recbole_irllrec.tuning.search import run_search
 
     overrides = config_overrides(rest)
     # the overrides travel to the trials explicitly; Config must not also read the search flags

@@ -15,7 +15,8 @@ from ray import tune
 
 from conftest import METRICS, TINY, tiny_config
 from recbole_irllrec.config import Config
-from recbole_irllrec.tuning import SearchSettings, SpaceError, load_space, run_search
+from recbole_irllrec.tuning.search import SearchSettings, run_search
+from recbole_irllrec.tuning.space import SpaceError, load_space
 from recbole_irllrec.tuning.cli import config_overrides
 from recbole_irllrec.tuning.search import resolve_metric
 from recbole_irllrec.tuning.trial import device_settings

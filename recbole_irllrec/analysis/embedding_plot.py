@@ -69,7 +69,7 @@ def embedding_picture(model, method: str = "pca", sample: int = 2000, seed: int 
     kinds, notes = model_embeddings(model)
     n_users = model.n_users
     n_nodes = n_users + model.n_items
-    real = np.array([n for n in range(n_nodes) if n not in (0, n_users)])  # rows 0 and n_users are padding
+    real = np.delete(np.arange(n_nodes), [0, n_users])  # rows 0 and n_users are padding
     if sample and sample < len(real):
         real = np.sort(np.random.default_rng(seed).choice(real, size=sample, replace=False))
     points = {}

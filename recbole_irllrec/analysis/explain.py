@@ -122,25 +122,18 @@ def ranked_items(model, dataset, uid: int, masked: torch.Tensor, topk: int) -> t
 
 
 def prototypes_of(model) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The ``(P_U, P_I)`` the model's intent alignment uses: a backbone's native
-    ones (DCCF, BIGCF) first, as in ``calculate_loss``, else the intent graph's."""
-    backbone = getattr(model, "backbone", None)
-    native = backbone.intent_prototypes() if backbone is not None else None
-    if native is not None:
-        return native
-    graph = getattr(model, "intent_graph", None)
-    if graph is not None:
-        return graph.user_prototypes, graph.item_prototypes
-    return None
+    """The ``(P_U, P_I)`` the model's intent alignment uses (see
+    ``GraphTextRecommender.intent_prototypes``); None for models without intents."""
+    method = getattr(model, "intent_prototypes", None)
+    return method() if method is not None else None
 
 
 @torch.no_grad()
 def top_prototypes(
-    model, dataset, uid: int, n: int, n_items: int = 3, titles: dict[str, str] | None = None
+    model, dataset, uid: int, user_p: torch.Tensor, n: int, n_items: int = 3, titles: dict[str, str] | None = None
 ) -> list[Prototype]:
-    """The user's ``n`` heaviest prototypes: ``softmax(e_u^(0) P_U)`` as the intent
-    graph weighs layer 0, each with the ``n_items`` items nearest to it."""
-    user_p, _ = prototypes_of(model)
+    """The user's ``n`` heaviest prototypes among ``user_p`` ([d, K]): ``softmax(e_u^(0) P_U)``
+    as the intent graph weighs layer 0, each with the ``n_items`` items nearest to it."""
     ego = model.backbone.ego_embeddings()
     user_e, item_e = ego[: model.n_users], ego[model.n_users :]
     weights = torch.softmax(user_e[uid] @ user_p, dim=0)
@@ -180,9 +173,11 @@ def explain_user(
             for rank, (token, score) in enumerate(zip(tokens, scores.tolist()))
         ],
     )
-    if prototypes_of(model) is not None and hasattr(model, "backbone"):
-        explanation.prototypes = top_prototypes(model, dataset, uid, n_prototypes, titles=titles)
-        explanation.prototype_count = int(prototypes_of(model)[0].shape[1])
+    prototypes = prototypes_of(model)
+    if prototypes is not None:
+        user_p = prototypes[0]
+        explanation.prototypes = top_prototypes(model, dataset, uid, user_p, n_prototypes, titles=titles)
+        explanation.prototype_count = int(user_p.shape[1])
     else:
         explanation.prototype_note = f"{config['model']} has no intent prototypes (no PA term, no native intents)"
     return explanation

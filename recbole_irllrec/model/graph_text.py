@@ -216,11 +216,8 @@ class GraphTextRecommender(GeneralRecommender):
         if self.uses_intent:
             intent = self._tower_rows(self.intent_tower, self.intent_vectors, tower_nodes)
         if self.kd_int_weight:
-            # r is only read at the batch's nodes: compute just those rows; a
-            # backbone with native intents (DCCF, BIGCF) lends its prototypes
-            r = self.intent_graph(
-                output.layers[:-1], nodes=batch_nodes, prototypes=self.backbone.intent_prototypes()
-            )
+            # r is only read at the batch's nodes: compute just those rows
+            r = self.intent_graph(output.layers[:-1], nodes=batch_nodes, prototypes=self.intent_prototypes())
             pa = self._info_nce_group(r, intent, user, pos, neg, self.kd_int_temperature)
             loss = loss + self.kd_int_weight * pa
 
@@ -236,6 +233,15 @@ class GraphTextRecommender(GeneralRecommender):
             itm = self.itm_ta_share * ta + (1.0 - self.itm_ta_share) * soft
             loss = loss + self.kd_int_weight_3 * itm
         return loss
+
+    def intent_prototypes(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The ``(P_U, P_I)`` the intent graph weighs with: a backbone's native
+        ones (DCCF, BIGCF) first, else the intent graph's own; None without either."""
+        native = self.backbone.intent_prototypes()
+        if native is not None:
+            return native
+        graph = getattr(self, "intent_graph", None)  # only built with a PA weight
+        return (graph.user_prototypes, graph.item_prototypes) if graph is not None else None
 
     # ------------------------------------------------------------ scoring
     def _user_item(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,5 +1,6 @@
-"""Hyperparameter search with Ray Tune (``run_recbole_irllrec.py --tune``)."""
-from recbole_irllrec.tuning.search import SearchOutcome, SearchSettings, run_search
-from recbole_irllrec.tuning.space import SpaceError, load_space
+"""Hyperparameter search with Ray Tune (``run_recbole_irllrec.py --tune``).
 
-__all__ = ["SearchOutcome", "SearchSettings", "SpaceError", "load_space", "run_search"]
+:mod:`.search` (``run_search``, ``SearchSettings``), :mod:`.space` (``load_space``),
+:mod:`.trial`, :mod:`.results`; :mod:`.cli` holds the options and imports no Ray,
+since the run script parses them on every run.
+"""

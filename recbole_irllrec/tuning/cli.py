@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import fields
+from typing import TYPE_CHECKING
 
-from recbole_irllrec.tuning.search import SearchSettings
+if TYPE_CHECKING:
+    from recbole_irllrec.tuning.search import SearchSettings
 
 
 def add_search_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +27,8 @@ def add_search_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     """The search options (argument names match :class:`SearchSettings`' fields)."""
+    from recbole_irllrec.tuning.search import SearchSettings  # Ray, only when searching
+
     return SearchSettings(**{f.name: getattr(args, f.name) for f in fields(SearchSettings) if hasattr(args, f.name)})
 
 
