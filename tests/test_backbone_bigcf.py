@@ -74,7 +74,7 @@ def test_irllrec_pa_term_uses_native_prototypes(tiny_data, tmp_path):
     model.calculate_loss(batch).backward()
     assert model.backbone.user_intent.grad.abs().sum() > 0
     # the intent graph's own prototypes are unused when the backbone lends its own
-    assert model.intent_graph.user_prototypes.grad is None
+    assert model.pairwise_alignment.intent_graph.user_prototypes.grad is None
 
 
 @pytest.mark.parametrize("model", ["BIGCF", "RLMRecCon", "RLMRecGen", "IRLLRec"])

@@ -5,6 +5,7 @@ import torch
 
 from conftest import METRICS, TINY, model_config_batch, tiny_config
 from recbole_irllrec.model.backbones import BACKBONES, DCCFEncoder
+from recbole_irllrec.model.graph import adaptive_propagate
 from recbole_irllrec.quick_start import run_recbole_irllrec
 
 def _model_and_batch(tiny_data, tmp_path, model="DCCF", **overrides):
@@ -37,7 +38,7 @@ def test_forward_shapes_and_ego_argument(tiny_data, tmp_path):
     assert torch.allclose(out.layers[1], step, atol=1e-5)
     # the augmented views are row-stochastic propagations: a constant input stays constant on nodes with edges
     ones = torch.ones(n, d)
-    const = enc._adaptive_propagate(torch.randn(n, d), ones)
+    const = adaptive_propagate(torch.randn(n, d), ones, *enc.edge_index)
     has_edges = torch.bincount(enc.edge_index[0], minlength=n) > 0
     assert torch.allclose(const[has_edges], ones[has_edges], atol=1e-5)
     assert torch.all(const[~has_edges] == 0)
@@ -71,13 +72,13 @@ def test_backbone_loss_gradients_and_prototypes(tiny_data, tmp_path):
 def test_irllrec_pa_uses_dccf_prototypes(tiny_data, tmp_path, monkeypatch):
     _, model, batch = _model_and_batch(tiny_data, tmp_path, model="IRLLRec", backbone="DCCF")
     seen = []
-    original = type(model.intent_graph).forward
+    original = type(model.pairwise_alignment.intent_graph).forward
 
     def spy(self, layers, *args, prototypes=None, **kwargs):
         seen.append(prototypes)
         return original(self, layers, *args, prototypes=prototypes, **kwargs)
 
-    monkeypatch.setattr(type(model.intent_graph), "forward", spy)
+    monkeypatch.setattr(type(model.pairwise_alignment.intent_graph), "forward", spy)
     loss = model.calculate_loss(batch)
     loss.backward()
     assert seen and seen[0][0] is model.backbone.user_intent and seen[0][1] is model.backbone.item_intent

@@ -61,22 +61,23 @@ def test_weight_zero_skips_the_term(tiny_data, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("computed a term whose weight is 0")
 
-    for name in ("info_nce_sum", "translation_alignment", "soft_target_cross_entropy", "l2_norm_sq"):
-        monkeypatch.setattr(f"recbole_irllrec.model.graph_text.{name}", boom)
+    for name in ("info_nce_sum", "translation_alignment", "soft_target_cross_entropy"):
+        monkeypatch.setattr(f"recbole_irllrec.model.alignment.{name}", boom)
+    monkeypatch.setattr("recbole_irllrec.model.graph_text.l2_norm_sq", boom)
     model, batch = _model_and_batch(tiny_data, tmp_path, **ZERO)
-    user_e, item_e, _ = model.forward()
+    user_e, item_e = model.forward()
     u, p, n = (user_e[batch["user_id"]], item_e[batch["item_id"]], item_e[batch["neg_item_id"]])
     expected = losses.bpr_loss((u * p).sum(-1), (u * n).sum(-1))
     assert torch.allclose(model.calculate_loss(batch), expected)
 
 
 def test_profile_alignment_term_is_weighted_group_of_three(tiny_data, tmp_path):
-    model, batch = _model_and_batch(tiny_data, tmp_path, **{**ZERO, "kd_weight": 0.5})
+    model, batch = _model_and_batch(tiny_data, tmp_path, **{**ZERO, "kd_weight": 0.5, "candidate_scope": "all"})
     loss = model.calculate_loss(batch)
-    user_e, item_e, _ = model.forward()
+    user_e, item_e = model.forward()
     u, i, j = batch["user_id"], batch["item_id"], batch["neg_item_id"]
     bpr = losses.bpr_loss((user_e[u] * item_e[i]).sum(-1), (user_e[u] * item_e[j]).sum(-1))
-    text = model.profile_tower(model.profile_vectors)
+    text = model.profile_alignment.text()
     t_users, t_items = text[: model.n_users], text[model.n_users :]
     kd = (
         losses.info_nce_sum(user_e[u], t_users[u], t_users[1:], 0.2)
@@ -102,7 +103,7 @@ def test_batch_reg_scope_is_recboles_emb_loss(tiny_data, tmp_path):
 
     model, batch = _model_and_batch(tiny_data, tmp_path, **{**ZERO, "reg_weight": 0.1, "reg_scope": "batch"})
     loss = model.calculate_loss(batch)
-    user_e, item_e, _ = model.forward()
+    user_e, item_e = model.forward()
     u, i, j = batch["user_id"], batch["item_id"], batch["neg_item_id"]
     bpr = losses.bpr_loss((user_e[u] * item_e[i]).sum(-1), (user_e[u] * item_e[j]).sum(-1))
     ego_u, ego_i = model.backbone.user_embedding.weight, model.backbone.item_embedding.weight

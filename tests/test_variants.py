@@ -26,19 +26,23 @@ def test_each_variant_trains_one_epoch_and_evaluates(tiny_data, tmp_path, model)
     ("model", "parts"),
     [
         ("GraphCF", set()),
-        ("RLMRecCon", {"profile_tower"}),
-        ("RLMRecGen", {"decoder", "mask_token"}),
-        ("IRLLRec", {"profile_tower", "intent_tower", "intent_graph", "teacher"}),
+        ("RLMRecCon", {"profile_alignment"}),
+        ("RLMRecGen", {"profile_reconstruction"}),
+        ("IRLLRec", {"profile_alignment", "intent_text", "pairwise_alignment", "translation_alignment", "text_matching"}),
     ],
 )
 def test_a_variant_builds_only_its_terms_whatever_weights_the_config_carries(tiny_data, tmp_path, model, parts):
     m, batch = build(tiny_data, tmp_path, model, **ALL_WEIGHTS)
-    text_parts = {"profile_tower", "decoder", "mask_token", "intent_tower", "intent_graph", "teacher"}
-    assert {p for p in text_parts if hasattr(m, p)} == parts
+    text_parts = {
+        "profile_alignment", "profile_reconstruction", "intent_text", "pairwise_alignment",
+        "translation_alignment", "text_matching",
+    }
+    assert {p for p in text_parts if getattr(m, p, None) is not None} == parts
     loss = m.calculate_loss(batch)
     loss.backward()
     assert torch.isfinite(loss)
-    for name in parts - {"teacher"}:  # the EMA teacher gets no gradient by design
+    # the EMA teacher gets no gradient by design; TA has no parameters of its own
+    for name in parts - {"text_matching", "translation_alignment"}:
         module = getattr(m, name)
         grads = [module.grad] if isinstance(module, torch.nn.Parameter) else [p.grad for p in module.parameters()]
         assert any(g is not None and g.abs().sum() > 0 for g in grads), name
@@ -46,7 +50,7 @@ def test_a_variant_builds_only_its_terms_whatever_weights_the_config_carries(tin
 
 def test_plain_variant_is_bpr_plus_l2(tiny_data, tmp_path):
     m, batch = build(tiny_data, tmp_path, "GraphCF", reg_weight=0.01, **ALL_WEIGHTS)
-    user_e, item_e, _ = m.forward()
+    user_e, item_e = m.forward()
     u, i, j = batch["user_id"], batch["item_id"], batch["neg_item_id"]
     bpr = losses.bpr_loss((user_e[u] * item_e[i]).sum(-1), (user_e[u] * item_e[j]).sum(-1))
     l2 = sum((p**2).sum() for p in m.parameters())
@@ -56,7 +60,7 @@ def test_plain_variant_is_bpr_plus_l2(tiny_data, tmp_path):
 def test_gen_masks_a_share_of_nodes_and_reconstructs_their_profiles(tiny_data, tmp_path):
     m, batch = build(tiny_data, tmp_path, "RLMRecGen", mask_ratio=0.25, reg_weight=0.0)
     with torch.no_grad():
-        m.mask_token.fill_(7.0)  # recognisable in the masked ego embeddings
+        m.profile_reconstruction.mask_token.fill_(7.0)  # recognisable in the masked ego embeddings
     captured = {}
     original = m.backbone.forward
 

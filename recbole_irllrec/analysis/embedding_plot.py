@@ -1,7 +1,7 @@
 """2-D picture of a model's interaction, profile and intent embeddings (the paper's Fig. 1c).
 
-interaction: the model's final CF embeddings; profile: ``profile_tower(profile_vectors)``;
-intent: ``intent_tower(intent_vectors)``. Kinds a model does not have (no tower)
+interaction: the model's final CF embeddings; profile / intent: the profile /
+intent tower's output for every node. Kinds a model does not have (no tower)
 are left out and named in the notes. The same sample of real users and items
 is drawn from every kind; rows are L2-normalised before projecting, since the
 alignment terms compare them by cosine. Each kind gets its own projection
@@ -33,20 +33,19 @@ def model_embeddings(model) -> tuple[dict[str, torch.Tensor], list[str]]:
     """``{kind: [n_users + n_items, d]}`` (users then items, padding rows
     included) and notes on the kinds that are missing."""
     model.eval()
-    if hasattr(model, "_user_item"):
-        user_e, item_e = model._user_item()
-    else:  # RecBole's graph models return (users, items) from forward()
-        output = model.forward()
-        if not (isinstance(output, tuple) and len(output) >= 2):
-            raise ValueError(f"{type(model).__name__} does not expose user and item embeddings")
-        user_e, item_e = output[0], output[1]
+    # the plugin's and RecBole's graph models return (users, items) from forward()
+    output = model.forward()
+    if not (isinstance(output, tuple) and len(output) >= 2):
+        raise ValueError(f"{type(model).__name__} does not expose user and item embeddings")
+    user_e, item_e = output[0], output[1]
     kinds = {"interaction": torch.cat([user_e, item_e])}
     notes = []
-    for kind, tower, vectors in (("profile", "profile_tower", "profile_vectors"), ("intent", "intent_tower", "intent_vectors")):
-        if hasattr(model, tower) and hasattr(model, vectors):
-            kinds[kind] = getattr(model, tower)(getattr(model, vectors))
+    profile = getattr(model, "profile_alignment", None)
+    for kind, encoder in (("profile", profile.text if profile is not None else None), ("intent", getattr(model, "intent_text", None))):
+        if encoder is not None:
+            kinds[kind] = encoder()
         else:
-            notes.append(f"no {kind} embeddings: {type(model).__name__} has no {tower} (it trains without {kind} texts)")
+            notes.append(f"no {kind} embeddings: {type(model).__name__} has no {kind} tower (it trains without {kind} texts)")
     return kinds, notes
 
 

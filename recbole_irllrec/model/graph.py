@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 
 
 def bipartite_edges(interactions: sp.coo_matrix, n_users: int) -> torch.Tensor:
@@ -55,7 +56,9 @@ def row_normalized_propagate(
     """``D^-1 W @ embeddings`` for an edge list with learnable weights.
 
     Written as gather / scatter-add so gradients reach ``weight``; rows without
-    edges (or with zero total weight) stay zero.
+    edges (or with zero total weight) stay zero. (Measured against building a
+    sparse COO tensor from ``weight`` and ``torch.sparse.mm``: gather /
+    scatter-add was faster forward + backward on CPU; see benchmarks/speed.py.)
     """
     n_nodes = embeddings.shape[0]
     row_sum = torch.zeros(n_nodes, dtype=weight.dtype, device=weight.device)
@@ -66,3 +69,18 @@ def row_normalized_propagate(
     messages = (inv.index_select(0, head) * weight).unsqueeze(1) * embeddings.index_select(0, tail)
     out = torch.zeros_like(embeddings)
     return out.index_add(0, head, messages)
+
+
+def adaptive_propagate(
+    view: torch.Tensor, embeddings: torch.Tensor, head: torch.Tensor, tail: torch.Tensor
+) -> torch.Tensor:
+    """Propagate ``embeddings`` on the graph re-weighted by ``view``: every edge
+    gets ``(1 + cos(view_h, view_t)) / 2``, rows are normalised (``D^-1``).
+
+    The one adaptive propagation of the package: IRLLRec's intent-aware graph
+    and DCCF's augmented views both call it. ``head`` / ``tail`` index rows of
+    ``view`` and ``embeddings`` (the caller may pass a subgraph in local ids).
+    """
+    unit = F.normalize(view, dim=1)
+    weight = ((unit.index_select(0, head) * unit.index_select(0, tail)).sum(-1) + 1.0) / 2.0
+    return row_normalized_propagate(head, tail, weight, embeddings)

@@ -12,53 +12,92 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recbole_irllrec.model.graph import row_normalized_propagate
+from recbole_irllrec.model.graph import adaptive_propagate
+
+Prototypes = tuple[torch.Tensor, torch.Tensor]
+
+
+def intent_mixture(embeddings: torch.Tensor, prototypes: Prototypes, n_user_rows: int) -> torch.Tensor:
+    """``softmax(E P) P^T`` per row: the first ``n_user_rows`` rows are users
+    (weighed with ``P_U``), the rest items (``P_I``); prototypes are ``[d, K]``.
+
+    The one prototype mixture of the package: IRLLRec's intent graph, DCCF's
+    intent view and BIGCF's individual intents all call it.
+    """
+    user_p, item_p = prototypes
+    users, items = embeddings[:n_user_rows], embeddings[n_user_rows:]
+    u = F.softmax(users @ user_p, dim=1) @ user_p.T
+    i = F.softmax(items @ item_p, dim=1) @ item_p.T
+    return torch.cat([u, i], dim=0)
+
+
+def init_prototypes(embedding_size: int, intent_num: int) -> tuple[nn.Parameter, nn.Parameter]:
+    """``(P_U, P_I)``, each ``[d, K]`` and xavier-initialised (as the references)."""
+    pair = (nn.Parameter(torch.empty(embedding_size, intent_num)), nn.Parameter(torch.empty(embedding_size, intent_num)))
+    for p in pair:
+        nn.init.xavier_uniform_(p)
+    return pair
 
 
 class IntentGraph(nn.Module):
+    """Interaction intents ``r`` of chosen rows, on the intent-aware graph.
+
+    Owns its prototypes; a backbone's native ones (DCCF, BIGCF) can be passed
+    to :meth:`forward` instead.
+    """
+
     def __init__(self, n_users: int, embedding_size: int, intent_num: int, edge_index: torch.Tensor) -> None:
         super().__init__()
         self.n_users = n_users
-        self.user_prototypes = nn.Parameter(torch.empty(embedding_size, intent_num))
-        self.item_prototypes = nn.Parameter(torch.empty(embedding_size, intent_num))
-        nn.init.xavier_uniform_(self.user_prototypes)
-        nn.init.xavier_uniform_(self.item_prototypes)
+        self.user_prototypes, self.item_prototypes = init_prototypes(embedding_size, intent_num)
         self.register_buffer("edge_index", edge_index, persistent=False)
+        # start of each head's edges (edge_index is sorted by head): a row's edges are one slice
+        n_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 0
+        counts = torch.bincount(edge_index[0], minlength=n_nodes)
+        self.register_buffer("row_start", torch.cat([counts.new_zeros(1), counts.cumsum(0)]), persistent=False)
 
-    def intents(
-        self, layer_embeddings: torch.Tensor, prototypes: tuple[torch.Tensor, torch.Tensor] | None = None
-    ) -> torch.Tensor:
-        """``c_v`` for every node of one layer (``prototypes`` overrides the own ``(P_U, P_I)``)."""
-        user_p, item_p = prototypes if prototypes is not None else (self.user_prototypes, self.item_prototypes)
-        users, items = layer_embeddings[: self.n_users], layer_embeddings[self.n_users :]
-        u = F.softmax(users @ user_p, dim=1) @ user_p.T
-        i = F.softmax(items @ item_p, dim=1) @ item_p.T
-        return torch.cat([u, i], dim=0)
+    def prototypes(self) -> Prototypes:
+        return self.user_prototypes, self.item_prototypes
+
+    def _edges_of(self, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(head, tail)`` of every edge whose head is in ``nodes``, without a
+        pass over all edges: each head's edges are a contiguous slice."""
+        in_range = nodes[nodes < self.row_start.numel() - 1]
+        start, stop = self.row_start[in_range], self.row_start[in_range + 1]
+        lengths = stop - start
+        total = int(lengths.sum())
+        # edge positions start_k, start_k + 1, .. stop_k - 1 for every node k, flattened
+        offsets = torch.repeat_interleave(start - torch.cumsum(lengths, 0) + lengths, lengths)
+        positions = offsets + torch.arange(total, device=nodes.device)
+        return self.edge_index[0, positions], self.edge_index[1, positions]
 
     def forward(
         self,
         layer_embeddings: list[torch.Tensor],
         nodes: torch.Tensor | None = None,
-        prototypes: tuple[torch.Tensor, torch.Tensor] | None = None,
+        prototypes: Prototypes | None = None,
     ) -> torch.Tensor:
-        """Interaction intents ``r`` ([n_nodes, d]) from ``E^(0) .. E^(L-1)``.
+        """``r`` for ``nodes`` (sorted distinct node ids; default every node),
+        ``[len(nodes), d]``, from ``E^(0) .. E^(L-1)``; ``prototypes`` overrides
+        the own ``(P_U, P_I)``.
 
-        ``prototypes`` are a backbone's native ``(P_U, P_I)`` (DCCF, BIGCF),
-        used instead of this module's own.
-
-        With ``nodes`` given, only those rows are computed (the others are 0):
-        a row of the row-normalised graph depends only on its own edges, so
-        the rows are exactly the full computation's.
+        A row of the row-normalised graph depends only on its own edges, so the
+        rows equal the full computation's; the cost follows the chosen rows'
+        edges, not the graph's size. Intents are computed only for the nodes
+        those edges touch.
         """
-        head, tail = self.edge_index
-        if nodes is not None:
-            keep = torch.zeros(layer_embeddings[0].shape[0], dtype=torch.bool, device=head.device)
-            keep[nodes] = True
-            mask = keep[head]
-            head, tail = head[mask], tail[mask]
+        prototypes = prototypes if prototypes is not None else self.prototypes()
+        if nodes is None:
+            nodes = torch.arange(layer_embeddings[0].shape[0], device=self.edge_index.device)
+        head, tail = self._edges_of(nodes)
+        # one local id space: the chosen nodes and their neighbours, users first (sorted)
+        local = torch.unique(torch.cat([nodes, tail]))
+        head_l, tail_l = torch.searchsorted(local, head), torch.searchsorted(local, tail)
+        out_rows = torch.searchsorted(local, nodes)
+        n_user_rows = int(torch.searchsorted(local, torch.tensor(self.n_users, device=local.device)))
         total = 0
         for embeddings in layer_embeddings:
-            c = F.normalize(self.intents(embeddings, prototypes), dim=1)
-            weight = ((c[head] * c[tail]).sum(-1) + 1) / 2
-            total = total + row_normalized_propagate(head, tail, weight, embeddings)
+            e = embeddings.index_select(0, local)
+            c = intent_mixture(e, prototypes, n_user_rows)
+            total = total + adaptive_propagate(c, e, head_l, tail_l).index_select(0, out_rows)
         return total / len(layer_embeddings)

@@ -9,7 +9,8 @@ Reference:
 A graph backbone (config ``backbone``: LightGCN, SGL, SimGCL, DCCF, BIGCF)
 learns interaction embeddings; LLM-written profile and intent texts, embedded
 once and loaded as RecBole atomic features, are mapped by two MLP towers into
-the same space and aligned with the graph side:
+the same space and aligned with the graph side
+(:mod:`recbole_irllrec.model.alignment`):
 
 - kd (profile alignment, RLMRec-Con): InfoNCE between final CF embeddings and
   the profile tower's output.
@@ -20,27 +21,82 @@ the same space and aligned with the graph side:
   intent tower, plus a 0.4 share of the weighted TA term (as the reference).
 
 TA and ITM work on every backbone (the reference has them on LightGCN only).
-Defaults and differences from the reference code:
-
-- ``align_scope: batch`` (default) computes TA and ITM over the batch's
-  distinct users and items; ``all`` reproduces the reference (every node every
-  batch), chunked so memory stays O(chunk x N).
-- ``teacher_reinit: false`` (default) starts the EMA teacher as a copy of the
-  intent tower; ``true`` reproduces the reference, which re-initialises the
-  copy so teacher and student start apart.
-- ``reg_scope: all`` (default, the reference) regularises every trainable
-  parameter; ``batch`` regularises the batch's ego embeddings as RecBole's
-  LightGCN does.
-- ``layer_combine: sum`` (default, the reference) sums the layers; ``mean``
-  averages them as RecBole's LightGCN.
+The intent tower runs once per batch, over the union of the rows PA, TA and
+ITM read. Scalable (default) and faithful settings are listed in
+``properties/model/IRLLRec.yaml``.
 """
 
 from __future__ import annotations
 
+import torch
+
+from recbole_irllrec.data.text_features import INTENT_COLUMNS, PROFILE_COLUMNS
+from recbole_irllrec.model.alignment import (
+    AlignScope,
+    Candidates,
+    PairwiseAlignment,
+    ProfileAlignment,
+    Rows,
+    TextMatching,
+    TranslationAlignment,
+)
 from recbole_irllrec.model.graph_text import GraphTextRecommender
+
+INTENT_WEIGHTS = ("kd_int_weight", "kd_int_weight_2", "kd_int_weight_3")  # PA, TA, ITM
 
 
 class IRLLRec(GraphTextRecommender):
     r"""IRLLRec on any graph backbone: BPR plus profile alignment, PA, TA and ITM."""
 
-    TERMS = frozenset({"kd", "pa", "ta", "itm"})
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        self.candidates = Candidates(config, self.n_users)
+        self.profile_alignment = None
+        if config["kd_weight"]:
+            self.profile_alignment = ProfileAlignment(config, self.text_encoder(config, dataset, "profile"))
+        self.intent_text = None
+        if any(config[key] for key in INTENT_WEIGHTS):
+            self.intent_text = self.text_encoder(config, dataset, "intent")
+        self.pairwise_alignment = None
+        if config["kd_int_weight"]:
+            self.pairwise_alignment = PairwiseAlignment(config, self.n_users, self.backbone.edge_index)
+        self.align_scope = AlignScope(config, self.n_users, self.n_items)
+        self.translation_alignment = TranslationAlignment(config) if config["kd_int_weight_2"] else None
+        self.text_matching = None
+        if config["kd_int_weight_3"]:
+            self.text_matching = TextMatching(config, self.intent_text.tower)
+
+    @classmethod
+    def text_columns(cls, config) -> tuple[str, ...]:
+        return (PROFILE_COLUMNS if config["kd_weight"] else ()) + (
+            INTENT_COLUMNS if any(config[key] for key in INTENT_WEIGHTS) else ()
+        )
+
+    def calculate_loss(self, interaction):
+        self._reset_cache()
+        batch = self.batch_of(interaction)
+        output = self.backbone()
+        loss = self.cf_loss(batch, output)
+        candidates = self.candidates(batch)
+        if self.profile_alignment is not None:
+            loss = loss + self.profile_alignment(output.final, batch, candidates)
+        if self.intent_text is None:
+            return loss
+
+        # the intent tower once per batch, over every row PA, TA and ITM read
+        scope = self.align_scope(batch)
+        rows = [scope]
+        if self.pairwise_alignment is not None:
+            rows.append(self.pairwise_alignment.rows(batch, candidates))
+        rows = torch.unique(torch.cat(rows))
+        intent = Rows(rows, self.intent_text(rows))
+
+        if self.pairwise_alignment is not None:
+            loss = loss + self.pairwise_alignment(output.layers, intent, batch, candidates, self.intent_prototypes())
+        ta = 0.0
+        if self.translation_alignment is not None:
+            ta = self.translation_alignment(intent, output.final, scope)
+            loss = loss + ta
+        if self.text_matching is not None:
+            loss = loss + self.text_matching(intent, self.intent_text, scope, ta)
+        return loss

@@ -19,16 +19,58 @@ Both align a graph backbone (config ``backbone``) with LLM-written profiles:
 
 from __future__ import annotations
 
+import torch
+
+from recbole_irllrec.data.text_features import PROFILE_COLUMNS, load_text_matrices
+from recbole_irllrec.model.alignment import Candidates, ProfileAlignment, ProfileReconstruction
 from recbole_irllrec.model.graph_text import GraphTextRecommender
 
 
 class RLMRecCon(GraphTextRecommender):
     r"""RLMRec-Con: the backbone plus contrastive profile alignment."""
 
-    TERMS = frozenset({"kd"})
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        self.candidates = Candidates(config, self.n_users)
+        self.profile_alignment = None
+        if config["kd_weight"]:
+            self.profile_alignment = ProfileAlignment(config, self.text_encoder(config, dataset, "profile"))
+
+    @classmethod
+    def text_columns(cls, config) -> tuple[str, ...]:
+        return PROFILE_COLUMNS if config["kd_weight"] else ()
+
+    def calculate_loss(self, interaction):
+        self._reset_cache()
+        batch = self.batch_of(interaction)
+        output = self.backbone()
+        loss = self.cf_loss(batch, output)
+        if self.profile_alignment is not None:
+            loss = loss + self.profile_alignment(output.final, batch, self.candidates(batch))
+        return loss
 
 
 class RLMRecGen(GraphTextRecommender):
     r"""RLMRec-Gen: the backbone plus masked reconstruction of profile vectors."""
 
-    TERMS = frozenset({"gen"})
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        self.profile_reconstruction = None
+        if config["recon_weight"]:
+            text = load_text_matrices(config, dataset)
+            profile = torch.cat([text["user_profile"], text["item_profile"]])
+            self.profile_reconstruction = ProfileReconstruction(config, profile)
+
+    @classmethod
+    def text_columns(cls, config) -> tuple[str, ...]:
+        return PROFILE_COLUMNS if config["recon_weight"] else ()
+
+    def calculate_loss(self, interaction):
+        self._reset_cache()
+        batch = self.batch_of(interaction)
+        if self.profile_reconstruction is None:
+            return self.cf_loss(batch, self.backbone())
+        # BPR trains on the masked graph; the decoder reconstructs the masked nodes' profiles
+        ego, seeds = self.profile_reconstruction.mask(self.backbone.ego_embeddings(), self.real_nodes)
+        output = self.backbone(ego)
+        return self.cf_loss(batch, output) + self.profile_reconstruction(output.final, seeds)

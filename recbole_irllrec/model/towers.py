@@ -8,11 +8,12 @@ from torch import nn
 
 
 class TextTower(nn.Sequential):
-    """``in_dim -> (in_dim + out_dim) // 2 -> LeakyReLU -> out_dim``, shared by
-    users and items (the reference's ``mlp`` / ``int_mlp``)."""
+    """``in_dim -> hidden -> LeakyReLU -> out_dim``, shared by users and items
+    (the reference's ``mlp`` / ``int_mlp``); ``hidden`` 0 is the reference's
+    ``(in_dim + out_dim) // 2``."""
 
-    def __init__(self, in_dim: int, out_dim: int) -> None:
-        hidden = (in_dim + out_dim) // 2
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 0) -> None:
+        hidden = hidden or (in_dim + out_dim) // 2
         super().__init__(nn.Linear(in_dim, hidden), nn.LeakyReLU(), nn.Linear(hidden, out_dim))
         self.reset_weights()
 
@@ -21,6 +22,49 @@ class TextTower(nn.Sequential):
         for layer in self:
             if isinstance(layer, nn.Linear):
                 nn.init.xavier_uniform_(layer.weight)
+
+
+def pca_projection(vectors: torch.Tensor, rows: torch.Tensor, dim: int) -> torch.Tensor:
+    """``vectors`` centred and projected on the top ``dim`` principal axes of
+    ``rows`` (padding rows left out of the fit, mapped to 0).
+
+    ``torch.pca_lowrank`` is randomised: it runs under a fixed seed so that a
+    checkpoint reloads with exactly the projection it was trained on.
+    """
+    if not 0 < dim < vectors.shape[1]:
+        raise ValueError(f"text_proj_dim must be between 1 and {vectors.shape[1] - 1}, got {dim}")
+    fit = vectors.index_select(0, rows)
+    mean = fit.mean(dim=0, keepdim=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        _, _, axes = torch.pca_lowrank(fit - mean, q=dim, center=False, niter=4)
+    out = torch.zeros(vectors.shape[0], dim, dtype=vectors.dtype)
+    return out.index_copy(0, rows, (fit - mean) @ axes)
+
+
+class TextEncoder(nn.Module):
+    """The frozen text vectors of every node (users, then items shifted by
+    ``n_users``) and the tower that maps them into the CF space.
+
+    ``proj_dim`` > 0 replaces the vectors by a fixed PCA projection computed
+    once here (``text_proj_dim``): the tower then reads ``proj_dim`` instead of
+    D (1536 / 3072) columns, which is most of the text terms' cost. The vectors
+    are a buffer outside the state dict, so checkpoints stay small and the
+    projection is recomputed from the dataset on reload.
+    """
+
+    def __init__(
+        self, vectors: torch.Tensor, out_dim: int, real_rows: torch.Tensor, proj_dim: int = 0, hidden: int = 0
+    ) -> None:
+        super().__init__()
+        if proj_dim:
+            vectors = pca_projection(vectors, real_rows, proj_dim)
+        self.register_buffer("vectors", vectors, persistent=False)
+        self.tower = TextTower(vectors.shape[1], out_dim, hidden)
+
+    def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Tower output of ``rows`` (node ids), or of every node."""
+        return self.tower(self.vectors if rows is None else self.vectors.index_select(0, rows))
 
 
 class EMATeacher(nn.Module):

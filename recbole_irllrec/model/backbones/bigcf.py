@@ -20,11 +20,10 @@ Filtering", SIGIR 2024), following the IRLLRec authors' ``bigcf.py``.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from recbole_irllrec.model.backbones.base import EncoderOutput
 from recbole_irllrec.model.backbones.lightgcn import LightGCNEncoder
+from recbole_irllrec.model.intent import init_prototypes, intent_mixture
 from recbole_irllrec.model.losses import info_nce_sum
 
 
@@ -37,22 +36,12 @@ class BIGCFEncoder(LightGCNEncoder):
         self.ssl_weight = config["bigcf_ssl_weight"]
         self.temperature = config["bigcf_temperature"]
         self.cen_weight = config["bigcf_cen_weight"]
-        self.user_intent = nn.Parameter(torch.empty(self.embedding_size, self.intent_num))
-        self.item_intent = nn.Parameter(torch.empty(self.embedding_size, self.intent_num))
-        nn.init.xavier_uniform_(self.user_intent)
-        nn.init.xavier_uniform_(self.item_intent)
-
-    def intents(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """``softmax(e P) P^T`` for every node, users with ``P_U``, items with ``P_I``."""
-        users, items = torch.split(embeddings, [self.n_users, self.n_items])
-        u = F.softmax(users @ self.user_intent, dim=1) @ self.user_intent.T
-        i = F.softmax(items @ self.item_intent, dim=1) @ self.item_intent.T
-        return torch.cat([u, i], dim=0)
+        self.user_intent, self.item_intent = init_prototypes(self.embedding_size, self.intent_num)
 
     def forward(self, ego: torch.Tensor | None = None) -> EncoderOutput:
         layers = self.propagate_layers(self.adj, self.ego_embeddings() if ego is None else ego)
         mean = self.combine(layers)
-        intent = self.intents(mean)
+        intent = intent_mixture(mean, self.intent_prototypes(), self.n_users)
         final = mean + intent * torch.randn_like(mean) if self.training else mean
         return EncoderOutput(final, layers, {"intent": intent})
 

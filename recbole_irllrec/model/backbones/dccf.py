@@ -20,11 +20,11 @@ separate prototype regulariser.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from recbole_irllrec.model.backbones.base import EncoderOutput, GraphEncoder
-from recbole_irllrec.model.graph import normalized_adjacency, propagate, row_normalized_propagate
+from recbole_irllrec.model.graph import adaptive_propagate, normalized_adjacency, propagate
+from recbole_irllrec.model.intent import init_prototypes, intent_mixture
 from recbole_irllrec.model.losses import info_nce_sum
 
 # the views contrasted with the local (GNN) view, in the order of ``extra``
@@ -42,11 +42,10 @@ class DCCFEncoder(GraphEncoder):
         d = self.embedding_size
         self.user_embedding = nn.Embedding(n_users, d)
         self.item_embedding = nn.Embedding(n_items, d)
-        self.user_intent = nn.Parameter(torch.empty(d, self.intent_num))
-        self.item_intent = nn.Parameter(torch.empty(d, self.intent_num))
         # the reference initialises tables and prototypes with xavier_uniform
-        for weight in (self.user_embedding.weight, self.item_embedding.weight, self.user_intent, self.item_intent):
+        for weight in (self.user_embedding.weight, self.item_embedding.weight):
             nn.init.xavier_uniform_(weight)
+        self.user_intent, self.item_intent = init_prototypes(d, self.intent_num)
         self.register_buffer("adj", normalized_adjacency(edge_index, self.n_nodes), persistent=False)
 
     def ego_embeddings(self) -> torch.Tensor:
@@ -55,31 +54,16 @@ class DCCFEncoder(GraphEncoder):
     def intent_prototypes(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.user_intent, self.item_intent
 
-    # ------------------------------------------------------------ views
-    def _intent_view(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """``softmax(E P) P^T`` per side, users with ``P_U``, items with ``P_I``."""
-        users, items = torch.split(embeddings, [self.n_users, self.n_items])
-        u = torch.softmax(users @ self.user_intent, dim=1) @ self.user_intent.T
-        i = torch.softmax(items @ self.item_intent, dim=1) @ self.item_intent.T
-        return torch.cat([u, i], dim=0)
-
-    def _adaptive_propagate(self, view: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
-        """Propagate ``embeddings`` on the graph whose edge weights are
-        ``(cos(view_h, view_t) + 1) / 2``, row-normalised (``D^-1 A``)."""
-        head, tail = self.edge_index
-        unit = F.normalize(view, dim=1)
-        alpha = ((unit.index_select(0, head) * unit.index_select(0, tail)).sum(-1) + 1.0) / 2.0
-        return row_normalized_propagate(head, tail, alpha, embeddings)
-
     def forward(self, ego: torch.Tensor | None = None) -> EncoderOutput:
         layers = [self.ego_embeddings() if ego is None else ego]
         views: dict[str, list[torch.Tensor]] = {"gnn": [], "intent": [], "gnn_aug": [], "intent_aug": []}
+        head, tail = self.edge_index
         for _ in range(self.n_layers):
             current = layers[-1]
             gnn = propagate(self.adj, current)
-            intent = self._intent_view(current)
-            gnn_aug = self._adaptive_propagate(gnn, current)
-            intent_aug = self._adaptive_propagate(intent, current)
+            intent = intent_mixture(current, self.intent_prototypes(), self.n_users)
+            gnn_aug = adaptive_propagate(gnn, current, head, tail)
+            intent_aug = adaptive_propagate(intent, current, head, tail)
             for key, value in zip(views, (gnn, intent, gnn_aug, intent_aug)):
                 views[key].append(value)
             layers.append(gnn + intent + gnn_aug + intent_aug + current)
