@@ -84,3 +84,21 @@ def test_counted_rows_equal_repeated_rows():
     )
     counted = info_nce_sum(a, p, c, 0.2, anchor_counts=counts, candidate_counts=c_counts)
     assert torch.allclose(repeated, counted, rtol=1e-5)
+
+
+def test_info_nce_gradient_is_exact_with_counts_and_chunks():
+    torch.manual_seed(4)
+    a = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
+    p = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
+    c = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    counts, c_counts = torch.tensor([1, 3, 2, 1, 1, 2, 1]), torch.tensor([2, 1, 1, 4, 1])
+    assert torch.autograd.gradcheck(lambda x, y, z: info_nce_sum(x, y, z, 0.3, counts, c_counts, chunk=3), (a, p, c))
+    # the same tensor as positives and candidates gets both gradients
+    assert torch.autograd.gradcheck(lambda x, y: info_nce_sum(x, y, y, 0.5, chunk=2), (a, p))
+
+
+def test_info_nce_without_grad_needs_no_gradient_buffers():
+    a, p = torch.randn(4, 3), torch.randn(4, 3)
+    with torch.no_grad():
+        loss = info_nce_sum(a, p, p, 0.2)
+    assert loss.grad_fn is None and torch.isfinite(loss)

@@ -87,3 +87,26 @@ def test_teacher_reinit_reproduces_reference_quirk():
     tower = TextTower(10, 4)
     teacher = EMATeacher(tower, momentum=0.9, reinit=True)
     assert not torch.equal(teacher.tower[0].weight, tower[0].weight)
+
+
+def test_teacher_following_the_student_equals_a_full_teacher_forward():
+    torch.manual_seed(0)
+    student = TextTower(10, 4)
+    x = torch.randn(12, 10)
+    followed, plain = EMATeacher(student, momentum=0.9, reinit=True), EMATeacher(student, momentum=0.9, reinit=True)
+    plain.tower.load_state_dict(followed.tower.state_dict())
+    optimizer = torch.optim.SGD(student.parameters(), lr=0.05)
+    for step in range(4):
+        followed.update(student)
+        plain.update(student)
+        assert torch.allclose(followed.follow(x, student[0](x)), plain(x), atol=1e-5), step
+        optimizer.zero_grad()
+        student(x).pow(2).mean().backward()
+        optimizer.step()
+    # weights loaded from elsewhere (a checkpoint) invalidate the carried pre-activation
+    with torch.no_grad():
+        followed.tower[0].weight.mul_(2.0)
+        plain.tower[0].weight.mul_(2.0)
+    followed.update(student)
+    plain.update(student)
+    assert torch.allclose(followed.follow(x, student[0](x)), plain(x), atol=1e-5)

@@ -37,6 +37,22 @@ class Batch:
         """The batch's distinct nodes, sorted."""
         return torch.unique(torch.cat([self.user, self.pos, self.neg]))
 
+    def head(self, size: int) -> Batch:
+        """The first ``size`` triples (0: all). RecBole shuffles training
+        batches, so these are a uniform sample of the batch."""
+        if not size or size >= self.user.shape[0]:
+            return self
+        return Batch(self.user[:size], self.pos[:size], self.neg[:size])
+
+
+def text_batch_size(config) -> int:
+    """``text_batch_size``: how many triples of each batch the text terms read
+    (0: all). Their cost grows with the square of it (in-batch candidates)."""
+    size = int(config["text_batch_size"] or 0)
+    if size < 0:
+        raise ValueError(f"text_batch_size must be >= 0, got {size}")
+    return size
+
 
 class Rows:
     """Values of some rows of a node table: ``take(nodes)`` reads them by node id.
@@ -191,10 +207,18 @@ class TextMatching(nn.Module):
         self.ta_share = config["itm_ta_share"]
         self.teacher = EMATeacher(student, config["momentum"], reinit=config["teacher_reinit"])
 
-    def forward(self, intent: Rows, text: TextEncoder, scope: torch.Tensor, weighted_ta) -> torch.Tensor:
+    def forward(
+        self, intent: Rows, text: TextEncoder, scope: torch.Tensor, weighted_ta, hidden: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``hidden``: the student's first-layer pre-activation of every node,
+        when the intent tower ran over every node (then the teacher follows it)."""
         # the reference updates the teacher every step, before its forward pass
         self.teacher.update(text.tower)
-        soft = soft_target_cross_entropy(intent.take(scope), self.teacher(text.vectors.index_select(0, scope)))
+        if hidden is not None:
+            target = self.teacher.follow(text.vectors, hidden).index_select(0, scope)
+        else:
+            target = self.teacher(text.vectors.index_select(0, scope))
+        soft = soft_target_cross_entropy(intent.take(scope), target)
         return self.weight * (self.ta_share * weighted_ta + (1.0 - self.ta_share) * soft)
 
 

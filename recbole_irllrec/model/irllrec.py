@@ -39,6 +39,7 @@ from recbole_irllrec.model.alignment import (
     Rows,
     TextMatching,
     TranslationAlignment,
+    text_batch_size,
 )
 from recbole_irllrec.model.graph_text import GraphTextRecommender
 
@@ -50,6 +51,7 @@ class IRLLRec(GraphTextRecommender):
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
+        self.text_batch_size = text_batch_size(config)
         self.candidates = Candidates(config, self.n_users)
         self.profile_alignment = None
         if config["kd_weight"]:
@@ -74,9 +76,9 @@ class IRLLRec(GraphTextRecommender):
 
     def calculate_loss(self, interaction):
         self._reset_cache()
-        batch = self.batch_of(interaction)
         output = self.backbone()
-        loss = self.cf_loss(batch, output)
+        loss = self.cf_loss(self.batch_of(interaction), output)
+        batch = self.batch_of(interaction).head(self.text_batch_size)  # the triples the text terms read
         candidates = self.candidates(batch)
         if self.profile_alignment is not None:
             loss = loss + self.profile_alignment(output.final, batch, candidates)
@@ -89,7 +91,13 @@ class IRLLRec(GraphTextRecommender):
         if self.pairwise_alignment is not None:
             rows.append(self.pairwise_alignment.rows(batch, candidates))
         rows = torch.unique(torch.cat(rows))
-        intent = Rows(rows, self.intent_text(rows))
+        hidden = None
+        if rows.numel() == self.real_nodes.numel():
+            # every node (the reference's scopes): no row gather, and ITM's teacher follows the student
+            hidden, z = self.intent_text.with_hidden()
+            intent = Rows(None, z)
+        else:
+            intent = Rows(rows, self.intent_text(rows))
 
         if self.pairwise_alignment is not None:
             loss = loss + self.pairwise_alignment(output.layers, intent, batch, candidates, self.intent_prototypes())
@@ -98,5 +106,5 @@ class IRLLRec(GraphTextRecommender):
             ta = self.translation_alignment(intent, output.final, scope)
             loss = loss + ta
         if self.text_matching is not None:
-            loss = loss + self.text_matching(intent, self.intent_text, scope, ta)
+            loss = loss + self.text_matching(intent, self.intent_text, scope, ta, hidden)
         return loss

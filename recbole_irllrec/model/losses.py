@@ -25,6 +25,47 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
     return x / torch.sqrt(1e-8 + x.pow(2).sum(-1, keepdim=True))
 
 
+class _InfoNCE(torch.autograd.Function):
+    """``sum_v w_v (log sum_u exp(a_v . c_u + b_u) - a_v . p_v)`` in one pass.
+
+    Anchors are taken ``chunk`` rows at a time, so memory stays O(chunk x m)
+    for m candidates. The loss is a scalar, so its gradients are computed in
+    the same pass from the same exponentials (no second pass rebuilding the
+    logits in the backward) and only scaled there.
+    """
+
+    @staticmethod
+    def forward(ctx, anchors, positives, candidates, anchor_weight, candidate_bias, chunk):
+        need_grad = any(ctx.needs_input_grad[:3])
+        total = anchors.new_zeros(())
+        grad_a = torch.empty_like(anchors) if need_grad else None
+        grad_c = torch.zeros_like(candidates) if need_grad else None
+        for start in range(0, anchors.shape[0], chunk):
+            a = anchors[start : start + chunk]
+            w = anchor_weight[start : start + chunk]
+            logits = a @ candidates.T
+            if candidate_bias is not None:
+                logits += candidate_bias
+            top = logits.amax(dim=1, keepdim=True)
+            exp = logits.sub_(top).exp_()  # in place: one [chunk, m] buffer
+            denom = exp.sum(dim=1, keepdim=True)
+            lse = (denom.log() + top).squeeze(1)
+            total = total + (w * (lse - (a * positives[start : start + chunk]).sum(-1))).sum()
+            if need_grad:
+                prob = exp.mul_(w[:, None] / denom)  # w_v softmax_vu, in place
+                grad_a[start : start + chunk] = prob @ candidates
+                grad_c.addmm_(prob.T, a)
+        if need_grad:
+            grad_a -= anchor_weight[:, None] * positives
+            ctx.save_for_backward(grad_a, -anchor_weight[:, None] * anchors, grad_c)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        grad_a, grad_p, grad_c = ctx.saved_tensors
+        return grad_a * grad_out, grad_p * grad_out, grad_c * grad_out, None, None, None
+
+
 def info_nce_sum(
     anchors: torch.Tensor,
     positives: torch.Tensor,
@@ -32,6 +73,7 @@ def info_nce_sum(
     temperature: float,
     anchor_counts: torch.Tensor | None = None,
     candidate_counts: torch.Tensor | None = None,
+    chunk: int = 4096,
 ) -> torch.Tensor:
     """InfoNCE of each anchor against its positive, with ``candidates`` as the
     denominator; cosine similarity, summed over anchors.
@@ -39,53 +81,13 @@ def info_nce_sum(
     ``anchor_counts`` / ``candidate_counts`` stand for repeated rows: a row with
     count k counts k times, exactly as if it were repeated (in-batch terms are
     computed over distinct ids, which is several times cheaper than B x B).
+    Memory is O(``chunk`` x candidates).
     """
-    a, p, c = _unit(anchors), _unit(positives), _unit(candidates)
-    logits = a @ c.T / temperature
-    if candidate_counts is not None:
-        logits = logits + candidate_counts.to(logits.dtype).log()
-    per_anchor = torch.logsumexp(logits, dim=-1) - (a * p).sum(-1) / temperature
-    if anchor_counts is not None:
-        per_anchor = per_anchor * anchor_counts.to(per_anchor.dtype)
-    return per_anchor.sum()
-
-
-class _ChunkedInfoNCE(torch.autograd.Function):
-    """Mean over rows v of ``logsumexp_w(x_v . y_w / t) - x_v . y_v / t``.
-
-    The ``[n, n]`` similarity matrix is built ``chunk`` rows at a time in the
-    forward and rebuilt chunk by chunk in the backward, so memory stays
-    O(chunk x n) whatever n is (autograd would keep every chunk alive).
-    """
-
-    @staticmethod
-    def forward(ctx, x, y, temperature, chunk):
-        n = x.shape[0]
-        lse = torch.empty(n, dtype=x.dtype, device=x.device)
-        for start in range(0, n, chunk):
-            logits = x[start : start + chunk] @ y.T / temperature
-            lse[start : start + chunk] = torch.logsumexp(logits, dim=1)
-        diag = (x * y).sum(-1) / temperature
-        ctx.save_for_backward(x, y, lse)
-        ctx.temperature, ctx.chunk = temperature, chunk
-        return (lse - diag).mean()
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, y, lse = ctx.saved_tensors
-        t, chunk, n = ctx.temperature, ctx.chunk, x.shape[0]
-        scale = grad_out / (n * t)
-        grad_x = torch.empty_like(x)
-        grad_y = torch.zeros_like(y)
-        for start in range(0, n, chunk):
-            stop = start + chunk
-            logits = x[start:stop] @ y.T / t
-            prob = torch.exp(logits - lse[start:stop, None])
-            grad_x[start:stop] = prob @ y
-            grad_y += prob.T @ x[start:stop]
-        grad_x = (grad_x - y) * scale
-        grad_y = (grad_y - x) * scale
-        return grad_x, grad_y, None, None
+    # the temperature divides the [n, d] anchors, not the [n, m] logits
+    a, p, c = _unit(anchors) / temperature, _unit(positives), _unit(candidates)
+    weight = a.new_ones(a.shape[0]) if anchor_counts is None else anchor_counts.to(a.dtype)
+    bias = None if candidate_counts is None else candidate_counts.to(a.dtype).log()
+    return _InfoNCE.apply(a, p, c, weight, bias, int(chunk))
 
 
 def chunked_info_nce_mean(
@@ -94,7 +96,7 @@ def chunked_info_nce_mean(
     """One-directional InfoNCE between rows of ``x`` and ``y`` (row v of ``y``
     is the positive of row v of ``x``, every row of ``y`` a candidate), cosine
     similarity, mean over rows, in O(chunk x n) memory."""
-    return _ChunkedInfoNCE.apply(_unit(x), _unit(y), float(temperature), int(chunk))
+    return info_nce_sum(x, y, y, temperature, chunk=chunk) / x.shape[0]
 
 
 def translation_alignment(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from recbole_irllrec.data.text_features import PROFILE_COLUMNS, load_text_matrices
-from recbole_irllrec.model.alignment import Candidates, ProfileAlignment, ProfileReconstruction
+from recbole_irllrec.model.alignment import Candidates, ProfileAlignment, ProfileReconstruction, text_batch_size
 from recbole_irllrec.model.graph_text import GraphTextRecommender
 
 
@@ -31,6 +31,7 @@ class RLMRecCon(GraphTextRecommender):
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
+        self.text_batch_size = text_batch_size(config)
         self.candidates = Candidates(config, self.n_users)
         self.profile_alignment = None
         if config["kd_weight"]:
@@ -46,6 +47,7 @@ class RLMRecCon(GraphTextRecommender):
         output = self.backbone()
         loss = self.cf_loss(batch, output)
         if self.profile_alignment is not None:
+            batch = batch.head(self.text_batch_size)
             loss = loss + self.profile_alignment(output.final, batch, self.candidates(batch))
         return loss
 

@@ -1,0 +1,120 @@
+"""The scalable settings: what the text terms read per batch, and the projection."""
+import pytest
+import torch
+
+from conftest import model_config_batch
+from recbole_irllrec.model import losses
+from recbole_irllrec.model.towers import TextEncoder, pca_projection
+
+ZERO = dict(reg_weight=0.0, kd_weight=0.0, kd_int_weight=0.0, kd_int_weight_2=0.0, kd_int_weight_3=0.0)
+
+
+def _model_and_batch(tiny_data, tmp_path, **overrides):
+    torch.manual_seed(0)
+    _, model, batch = model_config_batch(tiny_data, tmp_path, "IRLLRec", **overrides)
+    return model, batch
+
+
+def test_batch_candidates_are_the_batch_users(tiny_data, tmp_path):
+    model, batch = _model_and_batch(tiny_data, tmp_path, **{**ZERO, "kd_weight": 0.5, "candidate_scope": "batch"})
+    loss = model.calculate_loss(batch)
+    user_e, item_e = model.forward()
+    u, i, j = batch["user_id"], batch["item_id"], batch["neg_item_id"]
+    bpr = losses.bpr_loss((user_e[u] * item_e[i]).sum(-1), (user_e[u] * item_e[j]).sum(-1))
+    text = model.profile_alignment.text()
+    t_users, t_items = text[: model.n_users], text[model.n_users :]
+    kd = (
+        losses.info_nce_sum(user_e[u], t_users[u], t_users[torch.unique(u)], 0.2)
+        + losses.info_nce_sum(item_e[i], t_items[i], t_items[i], 0.2)
+        + losses.info_nce_sum(item_e[j], t_items[j], t_items[j], 0.2)
+    ) / len(u)
+    assert torch.allclose(loss, bpr + 0.5 * kd, atol=1e-5)
+
+
+def test_text_batch_size_reads_the_first_triples_only(tiny_data, tmp_path):
+    size = 16
+    model, batch = _model_and_batch(
+        tiny_data, tmp_path, **{**ZERO, "kd_weight": 0.5, "candidate_scope": "all", "text_batch_size": size}
+    )
+    loss = model.calculate_loss(batch)
+    user_e, item_e = model.forward()
+    u, i, j = batch["user_id"], batch["item_id"], batch["neg_item_id"]
+    bpr = losses.bpr_loss((user_e[u] * item_e[i]).sum(-1), (user_e[u] * item_e[j]).sum(-1))
+    text = model.profile_alignment.text()
+    t_users, t_items = text[: model.n_users], text[model.n_users :]
+    u, i, j = u[:size], i[:size], j[:size]
+    kd = (
+        losses.info_nce_sum(user_e[u], t_users[u], t_users[1:], 0.2)
+        + losses.info_nce_sum(item_e[i], t_items[i], t_items[i], 0.2)
+        + losses.info_nce_sum(item_e[j], t_items[j], t_items[j], 0.2)
+    ) / size
+    assert torch.allclose(loss, bpr + 0.5 * kd, atol=1e-5)
+
+
+def test_scalable_text_terms_read_rows_of_the_batch_only(tiny_data, tmp_path, monkeypatch):
+    """Per-batch cost independent of the number of nodes: the towers see only
+    rows of the batch's (sampled) triples, the intent graph only their edges."""
+    model, batch = _model_and_batch(
+        tiny_data, tmp_path, kd_int_weight_2=0.1, kd_int_weight_3=0.1, candidate_scope="batch", align_scope="batch",
+        text_batch_size=8,
+    )
+    seen = []
+    original = TextEncoder.forward
+
+    def spy(self, rows=None):
+        seen.append(rows)
+        return original(self, rows)
+
+    monkeypatch.setattr(TextEncoder, "forward", spy)
+    model.calculate_loss(batch).backward()
+    allowed = set(torch.cat([batch["user_id"][:8], batch["item_id"][:8] + model.n_users,
+                             batch["neg_item_id"][:8] + model.n_users]).tolist())
+    assert seen and all(rows is not None and set(rows.tolist()) <= allowed for rows in seen)
+
+
+def test_full_scope_runs_the_towers_over_every_node_once(tiny_data, tmp_path, monkeypatch):
+    model, batch = _model_and_batch(
+        tiny_data, tmp_path, kd_int_weight_2=0.1, kd_int_weight_3=0.1, candidate_scope="all", align_scope="all"
+    )
+    calls = []
+    original = TextEncoder.with_hidden
+
+    def spy(self):
+        calls.append(self)
+        return original(self)
+
+    monkeypatch.setattr(TextEncoder, "with_hidden", spy)
+    loss = model.calculate_loss(batch)
+    assert calls == [model.intent_text] and torch.isfinite(loss)
+
+
+def test_pca_projection_is_deterministic_and_keeps_padding_zero():
+    torch.manual_seed(0)
+    vectors = torch.randn(50, 20) @ torch.randn(20, 30)
+    vectors[0] = 0
+    rows = torch.arange(1, 50)
+    torch.manual_seed(1)
+    first = pca_projection(vectors, rows, 6)
+    torch.manual_seed(2)  # the global seed must not matter: reloads rebuild the same projection
+    second = pca_projection(vectors, rows, 6)
+    assert first.shape == (50, 6) and torch.equal(first, second)
+    assert torch.all(first[0] == 0)
+    # the top axes keep most of the variance of this rank-20 data
+    centred = vectors[1:] - vectors[1:].mean(0)
+    assert first[1:].pow(2).sum() > 0.5 * centred.pow(2).sum()
+    with pytest.raises(ValueError, match="text_proj_dim"):
+        pca_projection(vectors, rows, 30)
+
+
+def test_projection_and_hidden_width_shape_the_towers(tiny_data, tmp_path):
+    model, batch = _model_and_batch(tiny_data, tmp_path, text_proj_dim=5, tower_hidden=7)
+    for encoder in (model.profile_alignment.text, model.intent_text):
+        assert encoder.vectors.shape[1] == 5
+        assert encoder.tower[0].in_features == 5 and encoder.tower[0].out_features == 7
+    assert torch.isfinite(model.calculate_loss(batch))
+
+
+@pytest.mark.parametrize("key,value", [("candidate_scope", "some"), ("align_scope", "none"), ("text_batch_size", -1)])
+def test_bad_scope_values_are_refused(tiny_data, tmp_path, key, value):
+    with pytest.raises(ValueError, match=key):
+        _model_and_batch(tiny_data, tmp_path, **{key: value})
