@@ -1,7 +1,9 @@
-"""Shared by the benchmark scripts: train one model to early stopping and time its epochs."""
+"""Shared by the benchmark scripts: train one model to early stopping and time its
+epochs; the model variants, dataset settings and output folders of the benchmarks."""
 from __future__ import annotations
 
 import csv
+import os
 import statistics
 import sys
 import time
@@ -14,9 +16,57 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from recbole.utils import init_logger, init_seed  # noqa: E402
 
 from dataset_prep.embedded import prepare_embedded  # noqa: E402
+from recbole_irllrec.atomic_io import atomic_open  # noqa: E402
+from recbole_irllrec.checkpoint import load_checkpoint  # noqa: E402
 from recbole_irllrec.config import Config  # noqa: E402
+from recbole_irllrec.properties_path import properties_dir  # noqa: E402
 from recbole_irllrec.quick_start import build_data_and_model  # noqa: E402
 from recbole_irllrec.utils import get_trainer  # noqa: E402
+
+
+# IRLLRec as the reference computes it (issue 12's scalable options all off)
+FAITHFUL = {
+    "candidate_scope": "all",
+    "align_scope": "all",
+    "teacher_reinit": True,
+    "text_proj_dim": 0,
+    "tower_hidden": 0,
+}
+# GraphCF reads no text: the dataset is built from the interactions only
+NO_TEXT = {
+    "load_col": {"inter": ["user_id", "item_id"]},
+    "additional_feat_suffix": None,
+    "alias_of_user_id": None,
+    "alias_of_item_id": None,
+    "preload_weight": None,
+}
+# variant -> (model, config overrides); "default" = whatever the property files say
+VARIANTS = {
+    "GraphCF": ("GraphCF", NO_TEXT),
+    "RLMRecCon": ("RLMRecCon", {}),
+    "IRLLRec": ("IRLLRec", {}),
+    "IRLLRec-faithful": ("IRLLRec", FAITHFUL),
+}
+
+
+def dataset_settings(name: str, data_dir: str | Path) -> dict:
+    """Config keys that locate dataset ``name`` under ``data_dir``. ``ml-100k`` and
+    ``amazon-book`` get their property files merged by name; other Amazon-book
+    subsets (``amazon-book-2500``) get the keys of properties/dataset/amazon-book.yaml."""
+    settings = {"data_path": str(Path(data_dir).resolve())}
+    if name.startswith("amazon-book-"):
+        with open(properties_dir() / "dataset" / "amazon-book.yaml", encoding="utf-8") as f:
+            settings = {**yaml.safe_load(f), **settings}
+    return settings
+
+
+def enter_run_dir(data_dir: str | Path, script: str) -> Path:
+    """Make ``<data_dir>/runs/<script>`` the working directory (RecBole writes log/
+    and log_tensorboard/ there) and return it; checkpoints go to its saved/."""
+    run_dir = Path(data_dir).resolve() / "runs" / script
+    run_dir.mkdir(parents=True, exist_ok=True)
+    os.chdir(run_dir)
+    return run_dir
 
 
 def parse_sets(sets: list[str]) -> dict:
@@ -65,19 +115,25 @@ def run_one(name: str, model: str, config_dict: dict, dataset: str = "ml-100k") 
         return out
 
     trainer._train_epoch = timed_train_epoch
-    trainer.fit(train_data, valid_data, saved=True, show_progress=False, verbose=False)
+    _, valid = trainer.fit(train_data, valid_data, saved=True, show_progress=False, verbose=False)
+    # the test split is read once, with the best-validation checkpoint
     test = trainer.evaluate(test_data, load_best_model=True)
+    best_epoch = load_checkpoint(trainer.saved_model_file, map_location="cpu")["epoch"]
     return {
         "model": name,
         "epochs": len(epoch_seconds),
+        "best_epoch": best_epoch,
         "recall@20": test["recall@20"],
         "ndcg@20": test["ndcg@20"],
+        "valid_recall@20": (valid or {}).get("recall@20"),
+        "valid_ndcg@20": (valid or {}).get("ndcg@20"),
         "sec_per_epoch": statistics.median(epoch_seconds),
     }
 
 
 def write_csv(path: str | Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
+    """Write ``rows`` (the first row's keys as header) atomically."""
+    with atomic_open(path, "w") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
