@@ -31,6 +31,7 @@ FAITHFUL = {
     "teacher_reinit": True,
     "text_proj_dim": 0,
     "tower_hidden": 0,
+    "text_batch_size": 0,
 }
 # GraphCF reads no text: the dataset is built from the interactions only
 NO_TEXT = {
