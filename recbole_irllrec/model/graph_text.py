@@ -25,6 +25,7 @@ from recbole.utils import InputType
 from recbole_irllrec.data.text_features import (
     ITEM_INTENT,
     ITEM_PROFILE,
+    TEXT_COLUMNS,
     USER_INTENT,
     USER_PROFILE,
     load_text_matrices,
@@ -57,6 +58,13 @@ class GraphTextRecommender(GeneralRecommender):
     input_type = InputType.PAIRWISE
     TERMS: frozenset[str] = frozenset()
     BACKBONE: str | None = None  # fixed by models named after their backbone (DCCF, BIGCF)
+
+    @classmethod
+    def text_columns(cls, config) -> tuple[str, ...]:
+        """The text columns this model reads (``utils.text_columns_needed``):
+        all four once any text term of the variant is weighted, as ``__init__``
+        loads profile and intent together; none otherwise (GraphCF)."""
+        return TEXT_COLUMNS if any(config[TERM_WEIGHTS[t]] for t in cls.TERMS) else ()
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
