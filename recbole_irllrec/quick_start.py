@@ -29,12 +29,12 @@ Prepare = Optional[Callable[[Config], None]]
 def create_dataset(config: Config) -> Dataset:
     """Build the dataset from its atomic files (never from a pickled
     ``saved/*-Dataset.pth``, which RecBole would unpickle). Datasets that
-    declare text features get :class:`TextFeatureDataset`, which validates them."""
+    declare text features get :class:`TextFeatureDataset` wherever RecBole
+    would use its plain ``Dataset`` (plugin and RecBole models alike): it
+    reads only the text columns the model uses, fast, and validates them."""
     module = importlib.import_module("recbole.data.dataset")
     if hasattr(module, config["model"] + "Dataset"):
         return getattr(module, config["model"] + "Dataset")(config)
-    if config["MODEL_TYPE"] == ModelType.GENERAL and configured_text_columns(config):
-        return TextFeatureDataset(config)
     type2class = {
         ModelType.GENERAL: "Dataset",
         ModelType.SEQUENTIAL: "SequentialDataset",
@@ -43,6 +43,8 @@ def create_dataset(config: Config) -> Dataset:
         ModelType.TRADITIONAL: "Dataset",
         ModelType.DECISIONTREE: "Dataset",
     }
+    if type2class[config["MODEL_TYPE"]] == "Dataset" and configured_text_columns(config):
+        return TextFeatureDataset(config)
     return getattr(module, type2class[config["MODEL_TYPE"]])(config)
 
 

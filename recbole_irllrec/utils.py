@@ -32,6 +32,13 @@ def get_model(model_name: str) -> type:
         raise ValueError(f"`model_name` [{model_name}] is neither a recbole_irllrec nor a RecBole model.") from None
 
 
+def text_columns_needed(config) -> tuple[str, ...]:
+    """The text columns (of data.text_features.TEXT_COLUMNS) the configured model reads."""
+    model_class = get_model(config["model"])
+    columns = getattr(model_class, "text_columns", None)
+    return tuple(columns(config)) if columns is not None else ()
+
+
 @functools.lru_cache(maxsize=None)
 def get_trainer(model_type, model_name: str) -> type:
     """RecBole's trainer for the model (or the plugin's ``<Name>Trainer``),

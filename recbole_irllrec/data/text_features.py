@@ -14,6 +14,8 @@ value-column names below; the id columns may be named freely as long as
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 USER_SUFFIX = "useremb"
 ITEM_SUFFIX = "itememb"
 
@@ -73,18 +75,26 @@ def feature_file(config, dataset, column: str) -> str:
     return os.path.join(config["data_path"], f"{config['dataset']}.{source}")
 
 
-def load_text_matrices(config, dataset) -> dict:
-    """Profile and intent matrices as float32 tensors, row k = internal id k.
+def load_text_matrices(config, dataset, columns: Iterable[str] | None = None) -> dict:
+    """Text matrices as float32 tensors, row k = internal id k: the ``columns``
+    asked for (default all of :data:`TEXT_COLUMNS`), by column name.
 
+    A model passes its ``text_columns(config)``: a
+    :class:`~recbole_irllrec.data.dataset.TextFeatureDataset` holds only those.
     RecBole leaves a zero row for an id without a vector; rows 1.. (row 0 is
     padding) must all be non-zero, which catches datasets that skipped the
     validation of :class:`~recbole_irllrec.data.dataset.TextFeatureDataset`.
     """
     import torch
 
+    columns = TEXT_COLUMNS if columns is None else tuple(columns)
+    unknown = [c for c in columns if c not in TEXT_COLUMNS]
+    if unknown:
+        raise TextFeatureError(f"{unknown} are not text columns; they are {list(TEXT_COLUMNS)}.")
     matrices = {}
-    for column in TEXT_COLUMNS:
+    for column in columns:
         id_field = id_field_of(config, column)
+        # float32 from TextFeatureDataset: shared, not copied
         matrix = torch.as_tensor(dataset.get_preload_weight(id_field), dtype=torch.float32)
         empty = (matrix[1:] == 0).all(dim=1).nonzero()
         if len(empty):
@@ -96,8 +106,8 @@ def load_text_matrices(config, dataset) -> dict:
             )
         matrices[column] = matrix
     for kind in ("profile", "intent"):
-        u, i = matrices[f"user_{kind}"], matrices[f"item_{kind}"]
-        if u.shape[1] != i.shape[1]:
+        u, i = matrices.get(f"user_{kind}"), matrices.get(f"item_{kind}")
+        if u is not None and i is not None and u.shape[1] != i.shape[1]:
             raise TextFeatureError(
                 f"user_{kind} vectors are {u.shape[1]}-d but item_{kind} vectors are "
                 f"{i.shape[1]}-d; one tower serves both, so the widths must match."

@@ -68,8 +68,9 @@ class GraphTextRecommender(GeneralRecommender):
 
     def text_encoder(self, config, dataset, kind: str) -> TextEncoder:
         """The ``kind`` ("profile" or "intent") vectors of users and items and their tower."""
-        text = load_text_matrices(config, dataset)
-        vectors = torch.cat([text[f"user_{kind}"], text[f"item_{kind}"]])
+        columns = (f"user_{kind}", f"item_{kind}")
+        text = load_text_matrices(config, dataset, columns)
+        vectors = torch.cat([text[column] for column in columns])
         return TextEncoder(vectors, self.embedding_size, self.real_nodes, **tower_keys(config))
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -59,8 +59,8 @@ class RLMRecGen(GraphTextRecommender):
         super().__init__(config, dataset)
         self.profile_reconstruction = None
         if config["recon_weight"]:
-            text = load_text_matrices(config, dataset)
-            profile = torch.cat([text["user_profile"], text["item_profile"]])
+            text = load_text_matrices(config, dataset, PROFILE_COLUMNS)
+            profile = torch.cat([text[column] for column in PROFILE_COLUMNS])
             self.profile_reconstruction = ProfileReconstruction(config, profile)
 
     @classmethod
