@@ -114,3 +114,25 @@ def model_config_batch(data_root: Path, tmp_path: Path, model: str, **overrides)
     config = Config(model=model, dataset=TINY, config_dict=tiny_config(data_root, tmp_path, **overrides))
     train_data, _, _ = data_preparation(config, create_dataset(config))
     return config, get_model(model)(config, train_data._dataset), next(iter(train_data))
+
+
+def bpr_plus_kd(model, batch, kd_weight: float, all_user_candidates: bool = True, size: int | None = None):
+    """BPR over the whole batch plus ``kd_weight`` x the reference's profile
+    InfoNCE group over its first ``size`` triples, written out by hand: users
+    against all users (or the batch's distinct users), items against the batch's
+    positives / negatives, temperature 0.2, divided by the number of triples."""
+    from recbole_irllrec.model import losses
+
+    user_e, item_e = model.forward()
+    u, i, j = batch["user_id"], batch["item_id"], batch["neg_item_id"]
+    bpr = losses.bpr_loss((user_e[u] * item_e[i]).sum(-1), (user_e[u] * item_e[j]).sum(-1))
+    text = model.profile_alignment.text()
+    t_users, t_items = text[: model.n_users], text[model.n_users :]
+    u, i, j = u[:size], i[:size], j[:size]
+    candidates = t_users[1:] if all_user_candidates else t_users[u.unique()]
+    kd = (
+        losses.info_nce_sum(user_e[u], t_users[u], candidates, 0.2)
+        + losses.info_nce_sum(item_e[i], t_items[i], t_items[i], 0.2)
+        + losses.info_nce_sum(item_e[j], t_items[j], t_items[j], 0.2)
+    ) / len(u)
+    return bpr + kd_weight * kd

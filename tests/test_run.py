@@ -4,7 +4,7 @@ import pickle
 import pytest
 import torch
 
-from conftest import METRICS, TINY, model_config_batch, tiny_config
+from conftest import METRICS, TINY, bpr_plus_kd, model_config_batch, tiny_config
 from recbole_irllrec.checkpoint import CheckpointError, load_checkpoint
 from recbole_irllrec.config import Config
 from recbole_irllrec.model import losses
@@ -74,17 +74,7 @@ def test_weight_zero_skips_the_term(tiny_data, tmp_path, monkeypatch):
 def test_profile_alignment_term_is_weighted_group_of_three(tiny_data, tmp_path):
     model, batch = _model_and_batch(tiny_data, tmp_path, **{**ZERO, "kd_weight": 0.5, "candidate_scope": "all"})
     loss = model.calculate_loss(batch)
-    user_e, item_e = model.forward()
-    u, i, j = batch["user_id"], batch["item_id"], batch["neg_item_id"]
-    bpr = losses.bpr_loss((user_e[u] * item_e[i]).sum(-1), (user_e[u] * item_e[j]).sum(-1))
-    text = model.profile_alignment.text()
-    t_users, t_items = text[: model.n_users], text[model.n_users :]
-    kd = (
-        losses.info_nce_sum(user_e[u], t_users[u], t_users[1:], 0.2)
-        + losses.info_nce_sum(item_e[i], t_items[i], t_items[i], 0.2)
-        + losses.info_nce_sum(item_e[j], t_items[j], t_items[j], 0.2)
-    ) / len(u)
-    assert torch.allclose(loss, bpr + 0.5 * kd, atol=1e-5)
+    assert torch.allclose(loss, bpr_plus_kd(model, batch, 0.5), atol=1e-5)
 
 
 @pytest.mark.parametrize("scope", ["batch", "all"])

@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from conftest import model_config_batch
-from recbole_irllrec.model import losses
+from conftest import bpr_plus_kd, model_config_batch
 from recbole_irllrec.model.towers import TextEncoder, pca_projection
 
 ZERO = dict(reg_weight=0.0, kd_weight=0.0, kd_int_weight=0.0, kd_int_weight_2=0.0, kd_int_weight_3=0.0)
@@ -18,37 +17,14 @@ def _model_and_batch(tiny_data, tmp_path, **overrides):
 def test_batch_candidates_are_the_batch_users(tiny_data, tmp_path):
     model, batch = _model_and_batch(tiny_data, tmp_path, **{**ZERO, "kd_weight": 0.5, "candidate_scope": "batch"})
     loss = model.calculate_loss(batch)
-    user_e, item_e = model.forward()
-    u, i, j = batch["user_id"], batch["item_id"], batch["neg_item_id"]
-    bpr = losses.bpr_loss((user_e[u] * item_e[i]).sum(-1), (user_e[u] * item_e[j]).sum(-1))
-    text = model.profile_alignment.text()
-    t_users, t_items = text[: model.n_users], text[model.n_users :]
-    kd = (
-        losses.info_nce_sum(user_e[u], t_users[u], t_users[torch.unique(u)], 0.2)
-        + losses.info_nce_sum(item_e[i], t_items[i], t_items[i], 0.2)
-        + losses.info_nce_sum(item_e[j], t_items[j], t_items[j], 0.2)
-    ) / len(u)
-    assert torch.allclose(loss, bpr + 0.5 * kd, atol=1e-5)
+    assert torch.allclose(loss, bpr_plus_kd(model, batch, 0.5, all_user_candidates=False), atol=1e-5)
 
 
 def test_text_batch_size_reads_the_first_triples_only(tiny_data, tmp_path):
-    size = 16
-    model, batch = _model_and_batch(
-        tiny_data, tmp_path, **{**ZERO, "kd_weight": 0.5, "candidate_scope": "all", "text_batch_size": size}
-    )
+    overrides = {**ZERO, "kd_weight": 0.5, "candidate_scope": "all", "text_batch_size": 16}
+    model, batch = _model_and_batch(tiny_data, tmp_path, **overrides)
     loss = model.calculate_loss(batch)
-    user_e, item_e = model.forward()
-    u, i, j = batch["user_id"], batch["item_id"], batch["neg_item_id"]
-    bpr = losses.bpr_loss((user_e[u] * item_e[i]).sum(-1), (user_e[u] * item_e[j]).sum(-1))
-    text = model.profile_alignment.text()
-    t_users, t_items = text[: model.n_users], text[model.n_users :]
-    u, i, j = u[:size], i[:size], j[:size]
-    kd = (
-        losses.info_nce_sum(user_e[u], t_users[u], t_users[1:], 0.2)
-        + losses.info_nce_sum(item_e[i], t_items[i], t_items[i], 0.2)
-        + losses.info_nce_sum(item_e[j], t_items[j], t_items[j], 0.2)
-    ) / size
-    assert torch.allclose(loss, bpr + 0.5 * kd, atol=1e-5)
+    assert torch.allclose(loss, bpr_plus_kd(model, batch, 0.5, size=16), atol=1e-5)
 
 
 def test_scalable_text_terms_read_rows_of_the_batch_only(tiny_data, tmp_path, monkeypatch):
