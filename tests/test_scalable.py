@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import bpr_plus_kd, model_config_batch
-from recbole_irllrec.model.towers import TextEncoder, pca_projection
+from recbole_irllrec.model.towers import TextEncoder, pca_axes
 
 ZERO = dict(reg_weight=0.0, kd_weight=0.0, kd_int_weight=0.0, kd_int_weight_2=0.0, kd_int_weight_3=0.0)
 
@@ -66,26 +66,29 @@ def test_full_scope_runs_the_towers_over_every_node_once(tiny_data, tmp_path, mo
 
 def test_pca_projection_is_deterministic_and_keeps_padding_zero():
     torch.manual_seed(0)
-    vectors = torch.randn(50, 20) @ torch.randn(20, 30)
-    vectors[0] = 0
-    rows = torch.arange(1, 50)
+    users, items = torch.randn(30, 20) @ torch.randn(20, 30), torch.randn(25, 20) @ torch.randn(20, 30)
+    users[0], items[0] = 0, 0
     torch.manual_seed(1)
-    first = pca_projection(vectors, rows, 6)
+    first = TextEncoder(users, items, 4, proj_dim=6)
     torch.manual_seed(2)  # the global seed must not matter: reloads rebuild the same projection
-    second = pca_projection(vectors, rows, 6)
-    assert first.shape == (50, 6) and torch.equal(first, second)
-    assert torch.all(first[0] == 0)
+    second = TextEncoder(users, items, 4, proj_dim=6)
+    assert first.user_vectors.shape == (30, 6) and first.item_vectors.shape == (25, 6)
+    assert torch.equal(first.user_vectors, second.user_vectors) and torch.equal(first.item_vectors, second.item_vectors)
+    assert torch.all(first.user_vectors[0] == 0) and torch.all(first.item_vectors[0] == 0)
     # the top axes keep most of the variance of this rank-20 data
-    centred = vectors[1:] - vectors[1:].mean(0)
-    assert first[1:].pow(2).sum() > 0.5 * centred.pow(2).sum()
+    real = torch.cat([users[1:], items[1:]])
+    kept = torch.cat([first.user_vectors[1:], first.item_vectors[1:]])
+    assert kept.pow(2).sum() > 0.5 * (real - real.mean(0)).pow(2).sum()
     with pytest.raises(ValueError, match="text_proj_dim"):
-        pca_projection(vectors, rows, 30)
+        pca_axes(real, 30)
 
 
 def test_projection_and_hidden_width_shape_the_towers(tiny_data, tmp_path):
     model, batch = _model_and_batch(tiny_data, tmp_path, text_proj_dim=5, tower_hidden=7)
+    wide, _ = _model_and_batch(tiny_data, tmp_path, text_proj_dim=64)  # wider than the 8 / 12-d vectors: kept
+    assert wide.profile_alignment.text.user_vectors.shape[1] == 8 and wide.intent_text.item_vectors.shape[1] == 12
     for encoder in (model.profile_alignment.text, model.intent_text):
-        assert encoder.vectors.shape[1] == 5
+        assert encoder.user_vectors.shape[1] == encoder.item_vectors.shape[1] == 5
         assert encoder.tower[0].in_features == 5 and encoder.tower[0].out_features == 7
     assert torch.isfinite(model.calculate_loss(batch))
 

@@ -215,9 +215,9 @@ class TextMatching(nn.Module):
         # the reference updates the teacher every step, before its forward pass
         self.teacher.update(text.tower)
         if hidden is not None:
-            target = self.teacher.follow(text.vectors, hidden).index_select(0, scope)
+            target = self.teacher.follow(text, hidden).index_select(0, scope)
         else:
-            target = self.teacher(text.vectors.index_select(0, scope))
+            target = self.teacher(text.inputs(scope))
         soft = soft_target_cross_entropy(intent.take(scope), target)
         return self.weight * (self.ta_share * weighted_ta + (1.0 - self.ta_share) * soft)
 

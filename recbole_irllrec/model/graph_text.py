@@ -68,10 +68,9 @@ class GraphTextRecommender(GeneralRecommender):
 
     def text_encoder(self, config, dataset, kind: str) -> TextEncoder:
         """The ``kind`` ("profile" or "intent") vectors of users and items and their tower."""
-        columns = (f"user_{kind}", f"item_{kind}")
-        text = load_text_matrices(config, dataset, columns)
-        vectors = torch.cat([text[column] for column in columns])
-        return TextEncoder(vectors, self.embedding_size, self.real_nodes, **tower_keys(config))
+        users, items = f"user_{kind}", f"item_{kind}"
+        text = load_text_matrices(config, dataset, (users, items))
+        return TextEncoder(text[users], text[items], self.embedding_size, **tower_keys(config))
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(user embeddings, item embeddings)`` of the backbone."""

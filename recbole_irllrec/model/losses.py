@@ -73,7 +73,7 @@ def info_nce_sum(
     temperature: float,
     anchor_counts: torch.Tensor | None = None,
     candidate_counts: torch.Tensor | None = None,
-    chunk: int = 4096,
+    chunk: int = 1024,
 ) -> torch.Tensor:
     """InfoNCE of each anchor against its positive, with ``candidates`` as the
     denominator; cosine similarity, summed over anchors.
@@ -91,7 +91,7 @@ def info_nce_sum(
 
 
 def chunked_info_nce_mean(
-    x: torch.Tensor, y: torch.Tensor, temperature: float = 1.0, chunk: int = 4096
+    x: torch.Tensor, y: torch.Tensor, temperature: float = 1.0, chunk: int = 1024
 ) -> torch.Tensor:
     """One-directional InfoNCE between rows of ``x`` and ``y`` (row v of ``y``
     is the positive of row v of ``x``, every row of ``y`` a candidate), cosine
@@ -100,7 +100,7 @@ def chunked_info_nce_mean(
 
 
 def translation_alignment(
-    intent: torch.Tensor, interaction: torch.Tensor, temperature: float = 1.0, chunk: int = 4096
+    intent: torch.Tensor, interaction: torch.Tensor, temperature: float = 1.0, chunk: int = 1024
 ) -> torch.Tensor:
     """TA: multiplicative Gaussian noise on both sides (``x * (1 + eps)``,
     eps ~ N(0, 1) as in the reference), then InfoNCE from intent to interaction

@@ -28,51 +28,66 @@ class TextTower(nn.Sequential):
         return self[2](self[1](hidden))
 
 
-def pca_projection(vectors: torch.Tensor, rows: torch.Tensor, dim: int) -> torch.Tensor:
-    """``vectors`` centred and projected on the top ``dim`` principal axes of
-    ``rows`` (padding rows left out of the fit, mapped to 0).
+def pca_axes(fit: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean [1, D], axes [D, dim])``: the top ``dim`` principal axes of the rows of ``fit``.
 
     ``torch.pca_lowrank`` is randomised: it runs under a fixed seed so that a
     checkpoint reloads with exactly the projection it was trained on.
     """
-    if not 0 < dim < vectors.shape[1]:
-        raise ValueError(f"text_proj_dim must be between 1 and {vectors.shape[1] - 1}, got {dim}")
-    fit = vectors.index_select(0, rows)
+    if not 0 < dim < fit.shape[1]:
+        raise ValueError(f"text_proj_dim must be between 1 and {fit.shape[1] - 1}, got {dim}")
     mean = fit.mean(dim=0, keepdim=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         _, _, axes = torch.pca_lowrank(fit - mean, q=dim, center=False, niter=4)
-    out = torch.zeros(vectors.shape[0], dim, dtype=vectors.dtype)
-    return out.index_copy(0, rows, (fit - mean) @ axes)
+    return mean, axes
 
 
 class TextEncoder(nn.Module):
-    """The frozen text vectors of every node (users, then items shifted by
-    ``n_users``) and the tower that maps them into the CF space.
+    """The frozen text vectors of users and items (row 0 of each is RecBole's
+    padding) and the tower that maps them into the CF space. Rows are node ids:
+    users, then items shifted by ``n_users``.
 
-    ``proj_dim`` > 0 replaces the vectors by a fixed PCA projection computed
-    once here (``text_proj_dim``): the tower then reads ``proj_dim`` instead of
-    D (1536 / 3072) columns, which is most of the text terms' cost. The vectors
-    are a buffer outside the state dict, so checkpoints stay small and the
-    projection is recomputed from the dataset on reload.
+    The two matrices stay separate buffers, shared with the dataset's (no
+    concatenated copy of 1536 / 3072-d vectors), outside the state dict, so
+    checkpoints stay small and reloads take them from the dataset again.
+    ``proj_dim`` > 0 replaces vectors wider than that by a fixed PCA
+    projection to ``proj_dim`` columns, fitted once here on every real row
+    (``text_proj_dim``): the tower then reads ``proj_dim`` instead of D
+    columns, which is most of the text terms' cost on wide vectors.
     """
 
     def __init__(
-        self, vectors: torch.Tensor, out_dim: int, real_rows: torch.Tensor, proj_dim: int = 0, hidden: int = 0
+        self, user_vectors: torch.Tensor, item_vectors: torch.Tensor, out_dim: int, proj_dim: int = 0, hidden: int = 0
     ) -> None:
         super().__init__()
-        if proj_dim:
-            vectors = pca_projection(vectors, real_rows, proj_dim)
-        self.register_buffer("vectors", vectors, persistent=False)
-        self.tower = TextTower(vectors.shape[1], out_dim, hidden)
+        if proj_dim and user_vectors.shape[1] > proj_dim:  # narrower vectors are used as they are
+            mean, axes = pca_axes(torch.cat([user_vectors[1:], item_vectors[1:]]), proj_dim)
+            user_vectors, item_vectors = (((v - mean) @ axes).index_fill_(0, torch.tensor([0]), 0.0)
+                                          for v in (user_vectors, item_vectors))
+        self.n_users = user_vectors.shape[0]
+        self.register_buffer("user_vectors", user_vectors, persistent=False)
+        self.register_buffer("item_vectors", item_vectors, persistent=False)
+        self.tower = TextTower(user_vectors.shape[1], out_dim, hidden)
+
+    def inputs(self, rows: torch.Tensor) -> torch.Tensor:
+        """The text vectors of ``rows`` (sorted node ids)."""
+        split = int(torch.searchsorted(rows, torch.tensor(self.n_users, device=rows.device)))
+        users = self.user_vectors.index_select(0, rows[:split])
+        return torch.cat([users, self.item_vectors.index_select(0, rows[split:] - self.n_users)])
+
+    def first_layer(self, layer: nn.Linear | None = None) -> torch.Tensor:
+        """``layer`` (default the tower's first) applied to every node's vector."""
+        layer = self.tower[0] if layer is None else layer
+        return torch.cat([layer(self.user_vectors), layer(self.item_vectors)])
 
     def forward(self, rows: torch.Tensor | None = None) -> torch.Tensor:
-        """Tower output of ``rows`` (node ids), or of every node."""
-        return self.tower(self.vectors if rows is None else self.vectors.index_select(0, rows))
+        """Tower output of ``rows`` (sorted node ids), or of every node."""
+        return self.tower.head(self.first_layer()) if rows is None else self.tower(self.inputs(rows))
 
     def with_hidden(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(first-layer pre-activation, output)`` of every node."""
-        hidden = self.tower[0](self.vectors)
+        hidden = self.first_layer()
         return hidden, self.tower.head(hidden)
 
 
@@ -117,12 +132,12 @@ class EMATeacher(nn.Module):
         return self.tower(x)
 
     @torch.no_grad()
-    def follow(self, x: torch.Tensor, student_hidden: torch.Tensor) -> torch.Tensor:
-        """Teacher output for ``x`` (the same rows at every call), after
-        :meth:`update`, given the student's first-layer pre-activation on ``x``."""
+    def follow(self, text: TextEncoder, student_hidden: torch.Tensor) -> torch.Tensor:
+        """Teacher output for every node of ``text``, after :meth:`update`,
+        given the student's first-layer pre-activation of every node."""
         cached = self._hidden
         if cached is None or cached.shape != student_hidden.shape or cached.device != student_hidden.device:
-            self._hidden = self.tower[0](x)
+            self._hidden = text.first_layer(self.tower[0])
         else:
             cached.mul_(self.momentum).add_(student_hidden.detach(), alpha=1.0 - self.momentum)
         return self.tower.head(self._hidden)
