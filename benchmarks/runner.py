@@ -32,6 +32,7 @@ FAITHFUL = {
     "text_proj_dim": 0,
     "tower_hidden": 0,
     "text_batch_size": 0,
+    "intent_neighbors": 0,
 }
 # GraphCF reads no text: the dataset is built from the interactions only
 NO_TEXT = {

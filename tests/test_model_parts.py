@@ -111,3 +111,21 @@ def test_teacher_following_the_student_equals_a_full_teacher_forward():
     followed.update(student)
     plain.update(student)
     assert torch.allclose(followed.follow(text, text.with_hidden()[0]), plain(x), atol=1e-5)
+
+
+def test_intent_graph_neighbor_cap_reads_at_most_k_edges_per_node():
+    inter = sp.random(20, 15, density=0.5, random_state=1, format="coo")
+    edges = bipartite_edges(inter, n_users=20)
+    nodes = torch.tensor([1, 5, 22, 30])
+    exact = IntentGraph(n_users=20, embedding_size=4, intent_num=3, edge_index=edges)
+    capped = IntentGraph(n_users=20, embedding_size=4, intent_num=3, edge_index=edges, max_neighbors=2)
+    head, tail = capped._edges_of(nodes)
+    assert torch.bincount(head, minlength=35)[nodes].max() <= 2
+    # every drawn edge is a real edge of its head
+    real = set(zip(*edges.tolist()))
+    assert all((h, t) in real for h, t in zip(head.tolist(), tail.tolist()))
+    # a cap above every degree changes nothing
+    loose = IntentGraph(n_users=20, embedding_size=4, intent_num=3, edge_index=edges, max_neighbors=100)
+    loose.load_state_dict(exact.state_dict())
+    layers = [torch.randn(35, 4) for _ in range(2)]
+    assert torch.allclose(loose(layers, nodes=nodes), exact(layers, nodes=nodes))

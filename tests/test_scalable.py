@@ -97,3 +97,16 @@ def test_projection_and_hidden_width_shape_the_towers(tiny_data, tmp_path):
 def test_bad_scope_values_are_refused(tiny_data, tmp_path, key, value):
     with pytest.raises(ValueError, match=key):
         _model_and_batch(tiny_data, tmp_path, **{key: value})
+
+
+def test_projection_fit_on_a_fixed_sample_of_large_tables(monkeypatch):
+    from recbole_irllrec.model import towers
+
+    monkeypatch.setattr(towers, "PCA_FIT_ROWS", 20)
+    users, items = torch.randn(40, 12), torch.randn(30, 12)
+    rows = towers._fit_rows(users, items)
+    assert rows.shape == (20, 12)
+    assert torch.equal(rows, towers._fit_rows(users, items))  # the same sample every time
+    # only real rows: never a padding row
+    pool = torch.cat([users[1:], items[1:]])
+    assert all((pool == r).all(dim=1).any() for r in rows)

@@ -140,13 +140,18 @@ class ProfileAlignment(nn.Module):
 class PairwiseAlignment(nn.Module):
     """PA: InfoNCE between interaction intents ``r`` of the batch's nodes (on
     the intent-aware graph) and the intent tower's output;
-    ``kd_int_weight``, ``kd_int_temperature``, ``intent_num``."""
+    ``kd_int_weight``, ``kd_int_temperature``, ``intent_num``, ``intent_neighbors``."""
 
     def __init__(self, config, n_users: int, edge_index: torch.Tensor) -> None:
         super().__init__()
         self.weight = config["kd_int_weight"]
         self.temperature = config["kd_int_temperature"]
-        self.intent_graph = IntentGraph(n_users, config["embedding_size"], config["intent_num"], edge_index)
+        max_neighbors = int(config["intent_neighbors"] or 0)
+        if max_neighbors < 0:
+            raise ValueError(f"intent_neighbors must be >= 0, got {max_neighbors}")
+        self.intent_graph = IntentGraph(
+            n_users, config["embedding_size"], config["intent_num"], edge_index, max_neighbors
+        )
 
     @staticmethod
     def rows(batch: Batch, candidates: torch.Tensor) -> torch.Tensor:

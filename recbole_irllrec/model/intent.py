@@ -46,9 +46,12 @@ class IntentGraph(nn.Module):
     to :meth:`forward` instead.
     """
 
-    def __init__(self, n_users: int, embedding_size: int, intent_num: int, edge_index: torch.Tensor) -> None:
+    def __init__(
+        self, n_users: int, embedding_size: int, intent_num: int, edge_index: torch.Tensor, max_neighbors: int = 0
+    ) -> None:
         super().__init__()
         self.n_users = n_users
+        self.max_neighbors = max_neighbors
         self.user_prototypes, self.item_prototypes = init_prototypes(embedding_size, intent_num)
         self.register_buffer("edge_index", edge_index, persistent=False)
         # start of each head's edges (edge_index is sorted by head): a row's edges are one slice
@@ -60,15 +63,23 @@ class IntentGraph(nn.Module):
         return self.user_prototypes, self.item_prototypes
 
     def _edges_of(self, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(head, tail)`` of every edge whose head is in ``nodes``, without a
-        pass over all edges: each head's edges are a contiguous slice."""
+        """``(head, tail)`` of the edges whose head is in ``nodes``, without a
+        pass over all edges: each head's edges are a contiguous slice. With
+        ``max_neighbors`` k > 0 a node with more than k edges gets k drawn
+        uniformly (with replacement), so the cost no longer follows the
+        degree of popular nodes, which grows with the graph."""
         in_range = nodes[nodes < self.row_start.numel() - 1]
         start, stop = self.row_start[in_range], self.row_start[in_range + 1]
         lengths = stop - start
-        total = int(lengths.sum())
-        # edge positions start_k, start_k + 1, .. stop_k - 1 for every node k, flattened
-        offsets = torch.repeat_interleave(start - torch.cumsum(lengths, 0) + lengths, lengths)
-        positions = offsets + torch.arange(total, device=nodes.device)
+        k = self.max_neighbors
+        capped = lengths > k if k else torch.zeros_like(lengths, dtype=torch.bool)
+        keep_start, keep_len = start[~capped], lengths[~capped]
+        # edge positions start_j, start_j + 1, .. stop_j - 1 for every uncapped node j, flattened
+        offsets = torch.repeat_interleave(keep_start - torch.cumsum(keep_len, 0) + keep_len, keep_len)
+        positions = offsets + torch.arange(offsets.numel(), device=nodes.device)
+        if capped.any():
+            draws = torch.rand(int(capped.sum()), k, device=nodes.device) * lengths[capped, None]
+            positions = torch.cat([positions, (start[capped, None] + draws.long()).flatten()])
         return self.edge_index[0, positions], self.edge_index[1, positions]
 
     def forward(

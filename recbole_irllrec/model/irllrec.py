@@ -77,8 +77,9 @@ class IRLLRec(GraphTextRecommender):
     def calculate_loss(self, interaction):
         self._reset_cache()
         output = self.backbone()
-        loss = self.cf_loss(self.batch_of(interaction), output)
-        batch = self.batch_of(interaction).head(self.text_batch_size)  # the triples the text terms read
+        batch = self.batch_of(interaction)
+        loss = self.cf_loss(batch, output)
+        batch = batch.head(self.text_batch_size)  # the triples the text terms read
         candidates = self.candidates(batch)
         if self.profile_alignment is not None:
             loss = loss + self.profile_alignment(output.final, batch, candidates)

@@ -43,6 +43,20 @@ def pca_axes(fit: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, axes
 
 
+PCA_FIT_ROWS = 20_000  # rows the projection is fitted on: enough for k << D axes, O(1) in the graph size
+
+
+def _fit_rows(user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
+    """Real rows (padding row 0 of each side left out) to fit the projection on:
+    all of them, or a fixed sample of :data:`PCA_FIT_ROWS`."""
+    n_users, n_real = user_vectors.shape[0], user_vectors.shape[0] + item_vectors.shape[0] - 2
+    if n_real <= PCA_FIT_ROWS:
+        return torch.cat([user_vectors[1:], item_vectors[1:]])
+    picked = torch.randperm(n_real, generator=torch.Generator().manual_seed(0))[:PCA_FIT_ROWS].sort().values + 1
+    users = picked[picked < n_users]
+    return torch.cat([user_vectors[users], item_vectors[picked[picked >= n_users] - n_users + 1]])
+
+
 class TextEncoder(nn.Module):
     """The frozen text vectors of users and items (row 0 of each is RecBole's
     padding) and the tower that maps them into the CF space. Rows are node ids:
@@ -52,8 +66,8 @@ class TextEncoder(nn.Module):
     concatenated copy of 1536 / 3072-d vectors), outside the state dict, so
     checkpoints stay small and reloads take them from the dataset again.
     ``proj_dim`` > 0 replaces vectors wider than that by a fixed PCA
-    projection to ``proj_dim`` columns, fitted once here on every real row
-    (``text_proj_dim``): the tower then reads ``proj_dim`` instead of D
+    projection to ``proj_dim`` columns, fitted once here on the real rows (at
+    most :data:`PCA_FIT_ROWS` of them; ``text_proj_dim``): the tower then reads ``proj_dim`` instead of D
     columns, which is most of the text terms' cost on wide vectors.
     """
 
@@ -62,7 +76,7 @@ class TextEncoder(nn.Module):
     ) -> None:
         super().__init__()
         if proj_dim and user_vectors.shape[1] > proj_dim:  # narrower vectors are used as they are
-            mean, axes = pca_axes(torch.cat([user_vectors[1:], item_vectors[1:]]), proj_dim)
+            mean, axes = pca_axes(_fit_rows(user_vectors, item_vectors), proj_dim)
             user_vectors, item_vectors = (((v - mean) @ axes).index_fill_(0, torch.tensor([0]), 0.0)
                                           for v in (user_vectors, item_vectors))
         self.n_users = user_vectors.shape[0]
