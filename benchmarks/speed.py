@@ -190,7 +190,7 @@ def _build(spec: dict):
     else:
         dataset = spec["dataset"]
         data = dataset_settings(dataset, spec["data_dir"])
-    config_dict = {**data, **_speed_settings(spec["device"], run_dir), **overrides}
+    config_dict = {**data, **_speed_settings(spec["device"], run_dir), **overrides, **spec.get("extra", {})}
 
     started = time.perf_counter()
     config = Config(model=model_name, dataset=dataset, config_dict=config_dict)
@@ -310,7 +310,8 @@ def main_table(args, data_dir: Path, run_dir: Path) -> list[dict]:
         prepare_dataset(dataset, data_dir)
         for variant in args.variants:
             spec = {"kind": "train", "dataset": dataset, "variant": variant, "data_dir": str(data_dir),
-                    "device": args.device, "batches": args.batches, "full_epoch": variant in args.full_epoch_for}
+                    "device": args.device, "batches": args.batches, "full_epoch": variant in args.full_epoch_for,
+                    "extra": args.extra}
             result = run_worker(spec, run_dir)
             rows.append({"dataset": dataset, "variant": variant, **result})
             print(f"done {dataset} {variant}: {result}", flush=True)
@@ -342,7 +343,7 @@ def main_scaling(args, data_dir: Path, run_dir: Path) -> list[dict]:
         row = {"users": users}
         for variant in SCALING_VARIANTS:
             spec = {"kind": "synth", "users": users, "variant": variant, "data_dir": str(data_dir),
-                    "device": args.device, "batches": args.batches, "full_epoch": False}
+                    "device": args.device, "batches": args.batches, "full_epoch": False, "extra": args.extra}
             result = run_worker(spec, run_dir)
             print(f"done synth-{users} {variant}: {result}", flush=True)
             if "error" in result:
@@ -400,6 +401,8 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="cache of datasets, logs, checkpoints")
     parser.add_argument("--csv", default=None, metavar="OUT", help="write the rows to this CSV")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="extra settings (YAML values) for every row, after the variant's own")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.argv = sys.argv[:1]  # keep RecBole's Config from reading our flags
@@ -411,9 +414,10 @@ def main() -> None:
 
     csv_path = Path(args.csv).resolve() if args.csv else None
     data_dir = Path(args.data_dir).expanduser().resolve()
-    from runner import enter_run_dir, write_csv
+    from runner import enter_run_dir, parse_sets, write_csv
 
     run_dir = enter_run_dir(data_dir, "speed")
+    args.extra = parse_sets(args.set)
     if args.load_only:
         rows = main_load_only(args, data_dir, run_dir)
     elif args.scaling is not None:
