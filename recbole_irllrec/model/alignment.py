@@ -10,6 +10,7 @@ reference's semantics, O(nodes) per batch).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import nn
@@ -33,8 +34,9 @@ class Batch:
     pos: torch.Tensor
     neg: torch.Tensor
 
+    @cached_property
     def nodes(self) -> torch.Tensor:
-        """The batch's distinct nodes, sorted."""
+        """The batch's distinct nodes, sorted (computed once per batch)."""
         return torch.unique(torch.cat([self.user, self.pos, self.neg]))
 
     def head(self, size: int) -> Batch:
@@ -132,7 +134,7 @@ class ProfileAlignment(nn.Module):
         self.text = profile
 
     def forward(self, final: torch.Tensor, batch: Batch, candidates: torch.Tensor) -> torch.Tensor:
-        rows = torch.unique(torch.cat([candidates, batch.nodes()]))
+        rows = torch.unique(torch.cat([candidates, batch.nodes]))
         text = Rows(rows, self.text(rows))
         return self.weight * info_nce_group(Rows(None, final), text, batch, candidates, self.temperature)
 
@@ -155,13 +157,13 @@ class PairwiseAlignment(nn.Module):
 
     @staticmethod
     def rows(batch: Batch, candidates: torch.Tensor) -> torch.Tensor:
-        return torch.cat([candidates, batch.nodes()])
+        return torch.cat([candidates, batch.nodes])
 
     def forward(
         self, layers: list[torch.Tensor], intent: Rows, batch: Batch, candidates: torch.Tensor,
         prototypes: Prototypes | None,
     ) -> torch.Tensor:
-        nodes = batch.nodes()
+        nodes = batch.nodes
         # r is only read at the batch's nodes: the intent graph computes just those rows
         r = Rows(nodes, self.intent_graph(layers[:-1], nodes=nodes, prototypes=prototypes))
         return self.weight * info_nce_group(r, intent, batch, candidates, self.temperature)
@@ -181,7 +183,7 @@ class AlignScope(nn.Module):
     def forward(self, batch: Batch) -> torch.Tensor:
         if self.scope == "all":
             return self.real_nodes
-        nodes = batch.nodes()
+        nodes = batch.nodes
         return nodes[(nodes != 0) & (nodes != self.n_users)]  # padding ids are never aligned
 
 
