@@ -34,6 +34,9 @@ FAITHFUL = {
     "text_batch_size": 0,
     "intent_neighbors": 0,
 }
+# properties/scalable.yaml, the O(batch) setting
+with open(Path(__file__).resolve().parents[1] / "properties" / "scalable.yaml", encoding="utf-8") as _f:
+    SCALABLE = yaml.safe_load(_f)
 # GraphCF reads no text: the dataset is built from the interactions only
 NO_TEXT = {
     "load_col": {"inter": ["user_id", "item_id"]},
@@ -48,6 +51,7 @@ VARIANTS = {
     "RLMRecCon": ("RLMRecCon", {}),
     "IRLLRec": ("IRLLRec", {}),
     "IRLLRec-faithful": ("IRLLRec", FAITHFUL),
+    "IRLLRec-scalable": ("IRLLRec", SCALABLE),
 }
 
 

@@ -1,9 +1,9 @@
-"""Accuracy of IRLLRec's scalable default against the faithful computation (issue 12).
+"""Accuracy of IRLLRec's scalable setting against the faithful computation (issue 12).
 
 Commands (from the repository root)::
 
     # the full comparison: ml-100k (100 epochs) and Amazon-book's first 2,500 users
-    # (30 epochs), IRLLRec default / IRLLRec-faithful / GraphCF, seeds 2020-2022
+    # (30 epochs), IRLLRec-scalable / IRLLRec-faithful / GraphCF, seeds 2020-2022
     OMP_NUM_THREADS=1 python benchmarks/scalable_accuracy.py --csv scalable_accuracy.csv
     # one dataset, more epochs, an extra setting for every row
     OMP_NUM_THREADS=1 python benchmarks/scalable_accuracy.py --datasets amazon-book-2500 --epochs 60 \\
@@ -22,10 +22,9 @@ Shared settings: ``runner.shared_settings`` (32-d, 3 layers, lr 1e-3) with the
 reference's batch of 4096, metrics Recall/NDCG at 5/10/20; ``--set KEY=VALUE``
 (YAML values) applies to every row, last.
 
-Variants (``runner.VARIANTS``): ``IRLLRec`` = the scalable default (no overrides:
-whatever the property files say), ``IRLLRec-faithful`` = ``candidate_scope: all,
-align_scope: all, teacher_reinit: True, text_proj_dim: 0, tower_hidden: 0``, and
-``GraphCF`` (the backbone alone, no text).
+Variants (``runner.VARIANTS``): ``IRLLRec-scalable`` = ``properties/scalable.yaml``,
+``IRLLRec-faithful`` = the reference's computation spelt out (``runner.FAITHFUL``; the
+property files' defaults), and ``GraphCF`` (the backbone alone, no text).
 
 Datasets: ``ml-100k`` (the embedded default, prepared under ``--data-dir``) and
 ``amazon-book-2500`` (any ``amazon-book-<n>``, or ``amazon-book``): the published
@@ -74,10 +73,10 @@ from runner import (  # noqa: E402
 
 DATASETS = ["ml-100k", "amazon-book-2500"]
 DEFAULT_EPOCHS = {"ml-100k": 100, "amazon-book-2500": 30}
-VARIANT_NAMES = ["IRLLRec", "IRLLRec-faithful", "GraphCF"]
+VARIANT_NAMES = ["IRLLRec-scalable", "IRLLRec-faithful", "GraphCF"]
 SEEDS = [2020, 2021, 2022]
 PATIENCE = 5
-SCALABLE, FAITHFUL = "IRLLRec", "IRLLRec-faithful"
+SCALABLE, FAITHFUL = "IRLLRec-scalable", "IRLLRec-faithful"
 METRICS = [("valid_ndcg@20", "valid NDCG@20", ".4f"), ("test_ndcg@20", "test NDCG@20", ".4f"),
            ("test_recall@20", "test Recall@20", ".4f"), ("sec_per_epoch", "s/epoch", ".2f")]
 
