@@ -23,7 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-import scipy.sparse as sp  # noqa: F401  (the pickle holds a scipy matrix)
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -173,12 +173,11 @@ class AlignScope(nn.Module):
     """The rows TA and ITM read (``align_scope``): the batch's distinct real
     nodes, or every real node (the reference)."""
 
-    def __init__(self, config, n_users: int, n_items: int) -> None:
+    def __init__(self, config, n_users: int, real_nodes: torch.Tensor) -> None:
         super().__init__()
         self.scope = check_choice(config, "align_scope", SCOPES)
         self.n_users = n_users
-        real = torch.cat([torch.arange(1, n_users), torch.arange(n_users + 1, n_users + n_items)])
-        self.register_buffer("real_nodes", real, persistent=False)
+        self.register_buffer("real_nodes", real_nodes, persistent=False)  # the model's, shared
 
     def forward(self, batch: Batch) -> torch.Tensor:
         if self.scope == "all":

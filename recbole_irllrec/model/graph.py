@@ -58,7 +58,7 @@ def row_normalized_propagate(
     Written as gather / scatter-add so gradients reach ``weight``; rows without
     edges (or with zero total weight) stay zero. (Measured against building a
     sparse COO tensor from ``weight`` and ``torch.sparse.mm``: gather /
-    scatter-add was faster forward + backward on CPU; see benchmarks/speed.py.)
+    scatter-add was 18-34x faster forward + backward on CPU; benchmarks/adaptive_propagation.py.)
     """
     n_nodes = embeddings.shape[0]
     row_sum = torch.zeros(n_nodes, dtype=weight.dtype, device=weight.device)

@@ -62,7 +62,7 @@ class IRLLRec(GraphTextRecommender):
         self.pairwise_alignment = None
         if config["kd_int_weight"]:
             self.pairwise_alignment = PairwiseAlignment(config, self.n_users, self.backbone.edge_index)
-        self.align_scope = AlignScope(config, self.n_users, self.n_items)
+        self.align_scope = AlignScope(config, self.n_users, self.real_nodes)
         self.translation_alignment = TranslationAlignment(config) if config["kd_int_weight_2"] else None
         self.text_matching = None
         if config["kd_int_weight_3"]:
