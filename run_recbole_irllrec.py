@@ -14,26 +14,47 @@ function. ``--config_files`` takes space-separated YAML files; any other
 features), built on first use under ``<data_path>/ml-100k`` and reused
 afterwards. ``--tune`` runs a Ray Tune search instead (options below) and
 writes ``results.csv`` and ``best.yaml``, which reruns the best trial.
+
+Bad input (a refused setting, a malformed feature file, a checkpoint or
+search space that does not load) and a search whose every trial failed end
+with one ``error:`` line and a non-zero exit; ``--debug`` shows the traceback.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from dataset_prep.embedded import prepare_embedded
 from recbole_irllrec.quick_start import run_recbole_irllrec
+from recbole_irllrec.tuning.errors import SearchFailed
 from recbole_irllrec.tuning.cli import add_search_arguments, config_overrides, settings_from_args
 
 
-def main() -> None:
+def main() -> int:
+    """Run (or search), return the exit status."""
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", "-m", type=str, default=None, help="model name (default: IRLLRec)")
     parser.add_argument("--dataset", "-d", type=str, default=None, help="dataset name (default: ml-100k)")
     parser.add_argument("--config_files", type=str, default=None, help="space-separated config files")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     add_search_arguments(parser)
     args, rest = parser.parse_known_args()
+    # RecBole's Config reads --key=value words from sys.argv: --debug is not one of them
+    sys.argv = [a for a in sys.argv if a != "--debug"]
+    try:
+        _run(args, rest)
+    except (ValueError, FileNotFoundError, SearchFailed) as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        return 1 if isinstance(error, SearchFailed) else 2
+    return 0
+
+
+def _run(args: argparse.Namespace, rest: list[str]) -> None:
     config_files = args.config_files.strip().split(" ") if args.config_files else None
     if args.space_file is None:
         run_recbole_irllrec(
@@ -56,4 +77,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

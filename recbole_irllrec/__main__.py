@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 import warnings
 
 
@@ -35,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="embeddings.png")
     for sub in commands.choices.values():
-        sub.add_argument("--verbose", action="store_true", help="keep RecBole's log and warnings")
+        sub.add_argument("--verbose", "--debug", action="store_true",
+                         help="keep RecBole's log and warnings, and show the traceback of an error")
     return parser
 
 
@@ -86,6 +88,8 @@ def _run(args) -> int:
                 print(note)
             print(f"wrote {args.out} ({', '.join(picture.points)}; {len(picture.is_user)} users+items, {args.method})")
     except (UnknownUserError, FileNotFoundError, ValueError) as error:
+        if args.verbose:
+            traceback.print_exc()
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -23,6 +23,59 @@ class CheckpointError(ValueError):
     pass
 
 
+PLAIN_SCALARS = (bool, int, float, str, type(None))
+
+
+def check_plain(value, where: str, source) -> None:
+    """Raise unless ``value`` is numbers, strings, bools, None, and lists and
+    dicts (string keys) of those: all a recorded setting may be."""
+    if isinstance(value, PLAIN_SCALARS):
+        return
+    if isinstance(value, list):
+        for k, item in enumerate(value):
+            check_plain(item, f"{where}[{k}]", source)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CheckpointError(f"{source}: recorded setting '{where}' has a non-string key")
+            check_plain(item, f"{where}.{key}", source)
+        return
+    raise CheckpointError(
+        f"{source}: recorded setting '{where}' is a {type(value).__name__}, not plain data; refusing the checkpoint"
+    )
+
+
+def check_numbers(settings: dict, defaults: dict, source) -> None:
+    """A recorded setting whose default is a number must be one: a string in
+    its place (read, never run) would fail later, deep in the optimizer."""
+    for key, value in settings.items():
+        default = defaults.get(key)
+        expects_number = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if expects_number and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise CheckpointError(
+                f"{source}: recorded setting '{key}' is a {type(value).__name__} where a number belongs; "
+                "refusing the checkpoint"
+            )
+
+
+def recorded_settings(checkpoint: dict, source) -> tuple[str, str, dict]:
+    """``(model, dataset, settings)`` the checkpoint was trained with, checked
+    to be plain data; the settings are to be taken as they are (never
+    evaluated, see :class:`recbole_irllrec.config.RecordedValues`)."""
+    record = checkpoint["config"]
+    model, dataset, external = record.get("model"), record.get("dataset"), record.get("external")
+    for key, value in (("model", model), ("dataset", dataset)):
+        if not isinstance(value, str):
+            raise CheckpointError(f"{source}: recorded '{key}' is not a name")
+    if not isinstance(external, dict):
+        raise CheckpointError(f"{source}: recorded 'external' settings are not a dict")
+    for key, value in external.items():
+        check_plain(value, str(key), source)
+    settings = {k: v for k, v in external.items() if k not in ("model", "dataset")}
+    return model, dataset, settings
+
+
 def plain(value):
     """``value`` as plain data: enums by name, anything unknown as its str."""
     if value is None or isinstance(value, (bool, int, float, str)):

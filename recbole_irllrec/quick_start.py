@@ -16,8 +16,8 @@ from recbole.data import data_preparation
 from recbole.data.dataset import Dataset
 from recbole.utils import ModelType, init_logger, init_seed, set_color
 
-from recbole_irllrec.checkpoint import load_checkpoint
-from recbole_irllrec.config import Config
+from recbole_irllrec.checkpoint import check_numbers, load_checkpoint, recorded_settings
+from recbole_irllrec.config import Config, RecordedValues
 from recbole_irllrec.data import TextFeatureDataset
 from recbole_irllrec.data.masking import apply_test_masking
 from recbole_irllrec.data.text_features import configured_text_columns
@@ -142,13 +142,13 @@ def objective_function(
 
 def load_data_and_model(model_file: str, prepare: Prepare = None):
     """Rebuild config, data and model from a checkpoint of this plugin (loaded
-    with ``weights_only=True``), with the best parameters restored."""
+    with ``weights_only=True``), with the best parameters restored. The
+    recorded settings must be plain data and are taken as they are: a
+    checkpoint can hold a string, never code that runs."""
     checkpoint = load_checkpoint(model_file, map_location="cpu")
-    record = checkpoint["config"]
-    external = dict(record["external"])
-    external.pop("model", None)
-    external.pop("dataset", None)
-    config = Config(model=record["model"], dataset=record["dataset"], config_dict=external)
+    model, dataset, settings = recorded_settings(checkpoint, model_file)
+    config = Config(model=model, dataset=dataset, config_dict=RecordedValues(settings))
+    check_numbers(settings, config.internal_config_dict, model_file)
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     dataset, model, train_data, valid_data, test_data = build_data_and_model(config, prepare)

@@ -10,17 +10,27 @@ from __future__ import annotations
 import torch
 from recbole.utils import set_color
 
+from recbole_irllrec.atomic_io import atomic_open, atomic_write_new
 from recbole_irllrec.checkpoint import config_record, load_checkpoint
 
 
 class SafeCheckpointMixin:
     """Writes checkpoints without pickled objects and reads them with
     ``weights_only=True``, scoped to this trainer (torch's global default is
-    left alone)."""
+    left alone).
+
+    Each save goes to a hidden temporary file that is renamed into place, so a
+    kill mid-save leaves the previous best whole. A run's first save never
+    overwrites another file: two runs started in the same second (RecBole
+    names checkpoints ``<model>-<time>.pth``) get ``...-2.pth``; later saves
+    of the run replace its own file."""
+
+    _owns_checkpoint = False  # whether saved_model_file is this run's own file yet
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
         if not self.config["single_spec"] and self.config["local_rank"] != 0:
             return
+        explicit = "saved_model_file" in kwargs
         saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
         state = {
             "config": config_record(self.config),
@@ -32,13 +42,18 @@ class SafeCheckpointMixin:
             "optimizer": self.optimizer.state_dict(),
         }
         # the default protocol: weights_only loading rejects protocol 4 opcodes
-        torch.save(state, saved_model_file)
+        if explicit or self._owns_checkpoint:
+            with atomic_open(saved_model_file, "wb") as handle:
+                torch.save(state, handle)
+        else:
+            saved_model_file = str(atomic_write_new(saved_model_file, lambda handle: torch.save(state, handle)))
+            self.saved_model_file, self._owns_checkpoint = saved_model_file, True
         if verbose:
             self.logger.info(set_color("Saving current", "blue") + f": {saved_model_file}")
 
     def resume_checkpoint(self, resume_file):
         resume_file = str(resume_file)
-        self.saved_model_file = resume_file
+        self.saved_model_file, self._owns_checkpoint = resume_file, True  # training goes on in that file
         checkpoint = load_checkpoint(resume_file, map_location=self.device)
         self.start_epoch = checkpoint["epoch"] + 1
         self.cur_step = checkpoint["cur_step"]

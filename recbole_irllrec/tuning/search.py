@@ -22,6 +22,7 @@ from recbole.evaluator.register import metric_types, smaller_metrics
 from recbole.utils import EvaluatorType
 
 from recbole_irllrec.config import Config
+from recbole_irllrec.tuning.errors import SearchFailed
 from recbole_irllrec.tuning.results import (
     ERROR,
     best_row,
@@ -167,7 +168,8 @@ def run_search(
     prepare: Optional[Callable[[Config], None]] = None,
 ) -> SearchOutcome:
     """Search ``settings.space_file`` for ``model`` on ``dataset`` and write
-    ``results.csv`` and ``best.yaml`` (a config the run script accepts)."""
+    ``results.csv`` and ``best.yaml`` (a config the run script accepts).
+    Raises :class:`SearchFailed` when no trial ran through."""
     space = load_space(settings.space_file)
     config_files = [str(Path(f).absolute()) for f in config_file_list or []]
     with _visible_devices_kept():
@@ -220,6 +222,12 @@ def run_search(
         outcome.best = rerun
         write_best_config(rerun, header, outcome.best_config_file)
     _print_summary(outcome, metric)
+    if len(table) and (table["status"] == ERROR).all():
+        first = table.iloc[0]
+        raise SearchFailed(
+            f"every trial failed ({len(table)}); the first, {first['trial']}: {first['error']} "
+            f"(results: {outcome.results_file})"
+        )
     return outcome
 
 
