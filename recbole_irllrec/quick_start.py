@@ -18,7 +18,7 @@ from recbole.utils import ModelType, init_logger, init_seed, set_color
 
 from recbole_irllrec.checkpoint import check_numbers, load_checkpoint, recorded_settings
 from recbole_irllrec.config import Config, RecordedValues
-from recbole_irllrec.data import TextFeatureDataset
+from recbole_irllrec.data import CheckedDataset, TextFeatureDataset
 from recbole_irllrec.data.masking import apply_test_masking
 from recbole_irllrec.data.text_features import configured_text_columns
 from recbole_irllrec.utils import get_model, get_trainer
@@ -31,7 +31,8 @@ def create_dataset(config: Config) -> Dataset:
     ``saved/*-Dataset.pth``, which RecBole would unpickle). Datasets that
     declare text features get :class:`TextFeatureDataset` wherever RecBole
     would use its plain ``Dataset`` (plugin and RecBole models alike): it
-    reads only the text columns the model uses, fast, and validates them."""
+    reads only the text columns the model uses, fast, and validates them;
+    other datasets get :class:`CheckedDataset` (checked files, literal ids)."""
     module = importlib.import_module("recbole.data.dataset")
     if hasattr(module, config["model"] + "Dataset"):
         return getattr(module, config["model"] + "Dataset")(config)
@@ -43,8 +44,9 @@ def create_dataset(config: Config) -> Dataset:
         ModelType.TRADITIONAL: "Dataset",
         ModelType.DECISIONTREE: "Dataset",
     }
-    if type2class[config["MODEL_TYPE"]] == "Dataset" and configured_text_columns(config):
-        return TextFeatureDataset(config)
+    if type2class[config["MODEL_TYPE"]] == "Dataset":
+        # files checked and ids read literally (a user "NA" is no padding) with or without text
+        return TextFeatureDataset(config) if configured_text_columns(config) else CheckedDataset(config)
     return getattr(module, type2class[config["MODEL_TYPE"]])(config)
 
 

@@ -16,6 +16,8 @@ RecBole itself accepts a missing row (zeros), a short row (zero padded), a
 long row (widens the matrix) and an id unknown to the interactions (a new
 user). Each of these raises :class:`TextFeatureError` here, naming the file,
 the column, the first offending id and its line, before any id is remapped.
+Every other file is read by RecBole, checked by the base class
+:class:`~recbole_irllrec.data.checked.CheckedDataset`.
 """
 from __future__ import annotations
 
@@ -25,17 +27,18 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
-from recbole.data.dataset import Dataset
 from recbole.utils import FeatureType
 
 from recbole_irllrec import utils as plugin_utils
-from recbole_irllrec.data.text_features import FILE_LAYOUT, TEXT_COLUMNS, TextFeatureError
+from recbole_irllrec.data.atomic_checks import check_atomic_file
+from recbole_irllrec.data.checked import CheckedDataset
+from recbole_irllrec.data.text_features import FILE_LAYOUT, TEXT_COLUMNS, AtomicFileError, TextFeatureError
 from recbole_irllrec.data.text_reader import TextTable, read_header, read_text_table
 
 SCATTER_ROWS = 4096  # rows copied at once when ordering vectors by internal id
 
 
-class TextFeatureDataset(Dataset):
+class TextFeatureDataset(CheckedDataset):
     def __init__(self, config):
         # decided once, before RecBole reads anything
         self._text_needed = frozenset(plugin_utils.text_columns_needed(config))
@@ -65,7 +68,7 @@ class TextFeatureDataset(Dataset):
     def _load_feat(self, filepath, source):
         if isinstance(source, str) and source in self._text_suffixes:
             return self._load_text_feat(filepath, source)
-        return self._literal_tokens(super()._load_feat(filepath, source), filepath)
+        return super()._load_feat(filepath, source)
 
     def _wanted_columns(self, suffix: str, path: str) -> set[str]:
         """The columns of a text file that this run loads (RecBole's
@@ -81,24 +84,21 @@ class TextFeatureDataset(Dataset):
 
     def _load_text_feat(self, filepath: str, suffix: str) -> pd.DataFrame | None:
         """The id columns as RecBole's frame; the vectors go to ``_text_tables``."""
-        header = read_header(filepath, self.config["field_separator"], self.config["encoding"])
+        header = check_atomic_file(filepath, self.config["field_separator"], self.config["encoding"])
         wanted = self._wanted_columns(suffix, filepath)
         preloaded = set((self.config["preload_weight"] or {}).values())
         token_columns, vector_columns = [], []
         for name, ftype in header:
             if name not in wanted:
                 continue
-            try:
-                ftype = FeatureType(ftype)
-            except ValueError:
-                raise ValueError(f"Type {ftype} from field {name} is not supported.") from None
+            ftype = FeatureType(ftype)  # a known type: checked with the header
             if ftype == FeatureType.TOKEN:
                 token_columns.append(name)
             elif ftype == FeatureType.FLOAT_SEQ and name in preloaded:
                 vector_columns.append(name)
             elif ftype != FeatureType.FLOAT_SEQ:
-                raise TextFeatureError(
-                    f"{filepath}: column '{name}' is {ftype.value}; a text-feature file holds "
+                raise AtomicFileError(
+                    f"{filepath}: column '{name}' is {ftype.value} (line 1); a text-feature file holds "
                     f"token ids and float_seq vectors only."
                 )
             # a float_seq column that no preload_weight entry names is unreachable: not parsed
@@ -117,6 +117,8 @@ class TextFeatureDataset(Dataset):
             seq_sep=self.config["seq_separator"],
             encoding=self.config["encoding"],
         )
+        if len(table.lines) == 0:  # rows of whitespace only, which the reader skips
+            raise AtomicFileError(f"{filepath}: no data rows after the header (line 1).")
         self._register_fields(suffix, table)
         self._text_tables[suffix] = table
         return pd.DataFrame({name: table.tokens[name] for name in token_columns})
@@ -132,35 +134,6 @@ class TextFeatureDataset(Dataset):
             self.field2type[name] = FeatureType.FLOAT_SEQ
             self.field2bucketnum[name] = 2
             self.field2seqlen[name] = matrix.shape[1]
-
-    def _literal_tokens(self, feat: pd.DataFrame | None, filepath: str) -> pd.DataFrame | None:
-        """Token columns with the cells pandas read as missing re-read literally.
-
-        RecBole reads ids with pandas' default NA strings, so users named
-        ``NA``, ``nan`` or ``None`` would all become padding; the text files
-        keep them as written, so the interactions must too. Only an empty
-        cell stays missing, as before.
-        """
-        if feat is None:
-            return None
-        columns = [c for c in feat if self.field2type.get(c) == FeatureType.TOKEN and feat[c].isna().any()]
-        if not columns:
-            return feat
-        sep, encoding = self.config["field_separator"], self.config["encoding"]
-        spelled = {name: f"{name}:{ftype}" for name, ftype in read_header(filepath, sep, encoding)}
-        literal = pd.read_csv(
-            filepath,
-            delimiter=sep,
-            usecols=[spelled[c] for c in columns],
-            dtype=str,
-            encoding=encoding,
-            engine="python",  # as RecBole, so the rows line up
-            keep_default_na=False,
-            na_values=[""],
-        )
-        for c in columns:
-            feat[c] = literal[spelled[c]].to_numpy()
-        return feat
 
     # ------------------------------------------------------------ checks
     def _load_data(self, token, dataset_path):
@@ -192,13 +165,18 @@ class TextFeatureDataset(Dataset):
         if id_field not in table.tokens:
             raise TextFeatureError(f"{path}: id column '{id_field}' for '{column}' is not in this file.")
         if id_field in (self.config["alias_of_user_id"] or []):
-            entity, inter_ids = "user", self.inter_feat[self.uid_field]
+            entity, entity_field = "user", self.uid_field
         elif id_field in (self.config["alias_of_item_id"] or []):
-            entity, inter_ids = "item", self.inter_feat[self.iid_field]
+            entity, entity_field = "item", self.iid_field
         else:
             raise TextFeatureError(
                 f"{path}: id column '{id_field}' must be listed in alias_of_user_id or alias_of_item_id."
             )
+        if entity_field not in self.inter_feat:
+            raise TextFeatureError(
+                f"The interactions hold no '{entity_field}' column for '{column}': list it in load_col's inter."
+            )
+        inter_ids = self.inter_feat[entity_field].dropna()  # an empty id cell: RecBole drops the row
         ids, lines = table.tokens[id_field], table.lines
 
         def fail(message: str, raw_id, row: int | None = None) -> None:

@@ -47,6 +47,12 @@ class TextFeatureError(ValueError):
     the column and the first offending id."""
 
 
+class AtomicFileError(TextFeatureError):
+    """Any atomic file (interactions, ``.user``, ``.item``, text features) is
+    unusable; the one-line message names the file, the column and the physical
+    line. A TextFeatureError, so one ``except`` catches every data-file error."""
+
+
 def id_field_of(config, value_column: str) -> str:
     """The alias id field whose ``preload_weight`` is ``value_column``."""
     preload = config["preload_weight"] or {}
@@ -96,6 +102,7 @@ def load_text_matrices(config, dataset, columns: Iterable[str] | None = None) ->
         id_field = id_field_of(config, column)
         # float32 from TextFeatureDataset: shared, not copied
         matrix = torch.as_tensor(dataset.get_preload_weight(id_field), dtype=torch.float32)
+        _check_finite(config, dataset, column, id_field, matrix)
         empty = (matrix[1:] == 0).all(dim=1).nonzero()
         if len(empty):
             internal = int(empty[0]) + 1
@@ -113,3 +120,19 @@ def load_text_matrices(config, dataset, columns: Iterable[str] | None = None) ->
                 f"{i.shape[1]}-d; one tower serves both, so the widths must match."
             )
     return matrices
+
+
+def _check_finite(config, dataset, column: str, id_field: str, matrix) -> None:
+    """Raise for a NaN or infinite value, checked after the cast to float32:
+    a float64 matrix (RecBole's own Dataset) may hold values such as 1e39
+    that only overflow here, and would end training in "loss is nan"."""
+    import torch
+
+    if matrix.numel() == 0 or (torch.isfinite(matrix.amax()) and torch.isfinite(matrix.amin())):
+        return  # two reductions, no full-size temporary (NaN propagates through both)
+    bad = (~torch.isfinite(matrix)).any(dim=1).nonzero()
+    raw = dataset.id2token(id_field, int(bad[0]))
+    raise TextFeatureError(
+        f"{feature_file(config, dataset, column)}: column '{column}': NaN or infinite value in float32 "
+        f"(the dtype of the model) for id '{raw}' ({len(bad)} ids with one)."
+    )

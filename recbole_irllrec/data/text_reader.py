@@ -15,13 +15,17 @@ and the physical line (blank lines counted).
 """
 from __future__ import annotations
 
+import locale
+import os
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from recbole.utils import FeatureType
 
-from recbole_irllrec.data.text_features import TextFeatureError
+from recbole_irllrec.data.text_features import AtomicFileError, TextFeatureError
 
+FEATURE_TYPES = frozenset(t.value for t in FeatureType)
 BLOCK_ROWS = 512  # rows parsed at once: ~25 MB of text for 3072-d vectors
 
 
@@ -39,16 +43,53 @@ class TextTable:
 
 
 def read_header(path: str, field_sep: str, encoding: str) -> list[tuple[str, str]]:
-    """``[(name, type), ...]`` of an atomic file's ``name:type`` header."""
-    with open(path, encoding=encoding) as f:
-        head = f.readline().rstrip("\r\n")
+    """``[(name, type), ...]`` of an atomic file's ``name:type`` header, each
+    type one RecBole knows (RecBole itself fails on an empty file or a bad
+    field with a bare unpacking error that names neither file nor column)."""
+    try:
+        with open(path, encoding=encoding) as f:
+            head = f.readline().rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise decode_error(path, encoding) from None
+    if head.startswith("\ufeff"):  # else the first column's name silently starts with it
+        raise AtomicFileError(
+            f"{path}: line 1 starts with a byte-order mark: remove it or set encoding: utf-8-sig."
+        )
+    if not head:
+        what = "the file is empty" if os.path.getsize(path) == 0 else "line 1 is blank"
+        raise AtomicFileError(
+            f"{path}: {what} (line 1): expected a header of name:type fields separated by {field_sep!r}."
+        )
     header = []
     for field_type in head.split(field_sep):
         name, sep, ftype = field_type.partition(":")
         if not sep or ":" in ftype:
-            raise TextFeatureError(f"{path}: header field '{field_type}' is not 'name:type'.")
+            raise AtomicFileError(f"{path}: column '{name}': header field {field_type!r} is not 'name:type' (line 1).")
+        if ftype not in FEATURE_TYPES:
+            raise AtomicFileError(
+                f"{path}: column '{name}': type {ftype!r} is not one of {sorted(FEATURE_TYPES)} (line 1)."
+            )
         header.append((name, ftype))
     return header
+
+
+def decode_error(path: str, encoding: str) -> AtomicFileError:
+    """The error for a file that is not ``encoding`` text, naming its first bad line."""
+    encoding = encoding or locale.getpreferredencoding(False)  # open()'s default for None
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                break
+    return AtomicFileError(f"{path}: line {number} is not {encoding} text (set the config's encoding).")
+
+
+def separator_hint(value: str, seq_sep: str) -> str:
+    """A hint when a sequence cell's values look separated by something other than ``seq_sep``."""
+    if any(c in value for c in ", ;|" if c != seq_sep):
+        return f" (values of a sequence cell are separated by seq_separator {seq_sep!r})"
+    return ""
 
 
 def read_text_table(
@@ -69,10 +110,13 @@ def read_text_table(
     are never parsed.
     """
     reader = _Reader(path, names, token_columns, vector_columns, id_of or {}, field_sep, seq_sep)
-    with open(path, encoding=encoding) as f:
-        f.readline()  # header
-        for number, line in enumerate(f, start=2):
-            reader.add(line, number)
+    try:
+        with open(path, encoding=encoding) as f:
+            f.readline()  # header
+            for number, line in enumerate(f, start=2):
+                reader.add(line, number)
+    except UnicodeDecodeError:
+        raise decode_error(path, encoding) from None
     return reader.finish()
 
 
@@ -199,12 +243,13 @@ def parse_precise(cells: list[str], width: int, seq_sep: str, fail) -> np.ndarra
         if not tokens:
             fail(row, "empty vector for")
         if len(tokens) != width:
-            fail(row, f"row has {len(tokens)} values, expected {width} (as in the first row), for")
+            hint = separator_hint(cell, seq_sep)
+            fail(row, f"row has {len(tokens)} values, expected {width} (as in the first row){hint}, for")
         try:
             values = np.array([float(t) for t in tokens], dtype=np.float64)
         except ValueError:
-            bad = next(t for t in tokens if not _is_float(t))
-            fail(row, f"non-numeric value {bad!r} for")
+            bad = next(t for t in tokens if not is_float(t))
+            fail(row, f"non-numeric value {bad!r}{separator_hint(bad, seq_sep)} for")
         if not np.isfinite(values).all():
             fail(row, "NaN or infinite value for")
         with np.errstate(over="ignore"):
@@ -220,7 +265,7 @@ def _values_of(cell: str, seq_sep: str) -> list[str]:
     return [t for t in cell.split(seq_sep) if t]  # RecBole drops empty tokens (repeated separators)
 
 
-def _is_float(token: str) -> bool:
+def is_float(token: str) -> bool:
     try:
         float(token)
     except ValueError:
