@@ -6,7 +6,10 @@
 - ``convert-rlmrec``: the RLMRec/IRLLRec benchmark splits (pickled sparse
   matrices, optional embedding pickles) as RecBole atomic files.
 
-Each subcommand maps its options onto one function of the package.
+Each subcommand maps its options onto one function of the package. Bad input
+ends with one ``error: ...`` line on stderr and exit status 2 (the traceback
+too with ``--verbose`` / ``--debug``); Ctrl-C with one ``interrupted: ...``
+line saying what was saved, and status 130.
 """
 
 from __future__ import annotations
@@ -14,25 +17,42 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
+
+from .cli_types import non_negative_float, non_negative_int, positive_float, positive_int
+from .errors import InputError, Interrupted
 
 
 def _ratio_list(text: str) -> list[float]:
+    from .split import normalize_ratios
+
     parts = [p for p in text.replace(",", " ").split() if p]
     if len(parts) != 3:
         raise argparse.ArgumentTypeError("expected three ratios, e.g. 0.8,0.1,0.1")
-    return [float(p) for p in parts]
+    try:
+        ratios = [float(p) for p in parts]
+        normalize_ratios(ratios)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return ratios
+
+
+def _add_debug_flag(parser: argparse.ArgumentParser, default: object) -> None:
+    # Accepted before and after the subcommand; the subcommand's copy only sets it when given.
+    parser.add_argument("-v", "--verbose", "--debug", dest="verbose", action="store_true", default=default,
+                        help="log debug messages and show the traceback of an error")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Parser with one subcommand per supported dataset."""
     parser = argparse.ArgumentParser(prog="python -m dataset_prep", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    _add_debug_flag(parser, default=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ml100k = commands.add_parser("ml-100k", help="prepare RecBole's bundled MovieLens-100K")
     ml100k.add_argument("--data-root", default="dataset", help="folder that receives ml-100k/ (default: dataset)")
-    ml100k.add_argument("--seed", type=int, default=2020, help="split seed (default: 2020)")
+    ml100k.add_argument("--seed", type=non_negative_int, default=2020, help="split seed (default: 2020)")
     ml100k.add_argument(
         "--ratios", type=_ratio_list, default=[0.8, 0.1, 0.1], help="train,valid,test (default: 0.8,0.1,0.1)"
     )
@@ -43,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_intents(commands)
     _add_embed(commands)
     _add_convert_rlmrec(commands)
+    for subparser in commands.choices.values():
+        _add_debug_flag(subparser, default=argparse.SUPPRESS)
     return parser
 
 
@@ -75,25 +97,26 @@ def _add_intents(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model name (openai), model path or 'smollm2' (hf)")
     p.add_argument("--base-url", help="chat endpoint, overriding OPENAI_BASE_URL")
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS), help="default: all four")
-    p.add_argument("--limit-items", type=int, help="only the first N items (sorted ids)")
-    p.add_argument("--limit-users", type=int, help="only the first N users (sorted ids)")
-    p.add_argument("--max-user-items", type=int, default=defaults.max_user_items,
+    p.add_argument("--limit-items", type=non_negative_int, help="only the first N items (sorted ids)")
+    p.add_argument("--limit-users", type=non_negative_int, help="only the first N users (sorted ids)")
+    p.add_argument("--max-user-items", type=positive_int, default=defaults.max_user_items,
                    help="training interactions sampled into a user prompt")
-    p.add_argument("--max-item-reviews", type=int, default=defaults.max_item_reviews,
+    p.add_argument("--max-item-reviews", type=non_negative_int, default=defaults.max_item_reviews,
                    help="training reviews sampled into an item prompt (when the .inter has text fields)")
-    p.add_argument("--max-field-chars", type=int, default=defaults.max_field_chars,
+    p.add_argument("--max-field-chars", type=positive_int, default=defaults.max_field_chars,
                    help="longer attribute values are clipped")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="sampling seed")
-    p.add_argument("--concurrency", type=int, default=defaults.concurrency, help="parallel requests")
-    p.add_argument("--max-reasks", type=int, default=defaults.max_reasks,
+    p.add_argument("--seed", type=non_negative_int, default=defaults.seed, help="sampling seed")
+    p.add_argument("--concurrency", type=positive_int, default=defaults.concurrency, help="parallel requests")
+    p.add_argument("--max-reasks", type=non_negative_int, default=defaults.max_reasks,
                    help="times a malformed answer is asked again before it counts as failed")
-    p.add_argument("--max-retries", type=int, default=5, help="HTTP retries on 429/5xx/timeouts (openai client)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per HTTP request")
-    p.add_argument("--max-tokens", type=int, default=512, help="completion token limit per answer")
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--max-retries", type=non_negative_int, default=5,
+                   help="HTTP retries on 429/5xx/timeouts (openai client)")
+    p.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per HTTP request")
+    p.add_argument("--max-tokens", type=positive_int, default=512, help="completion token limit per answer")
+    p.add_argument("--temperature", type=non_negative_float, default=0.0)
     p.add_argument("--no-json-mode", action="store_true", help="never send response_format (openai)")
     p.add_argument("--device", help="torch device for the hf backend (default: automatic)")
-    p.add_argument("--repetition-penalty", type=float, default=1.0,
+    p.add_argument("--repetition-penalty", type=positive_float, default=1.0,
                    help="hf backend: >1 discourages the loops small models fall into (e.g. 1.2)")
     p.add_argument("--prompt-dir", help="folder with <task>.yaml files overriding the packaged prompts")
     p.add_argument("--prompt-set", choices=PROMPT_SETS, default="standard",
@@ -155,15 +178,18 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--embedder", default="st:all-MiniLM-L6-v2", metavar="SPEC",
                    help="embedder of the profile texts (default: st:all-MiniLM-L6-v2)")
     p.add_argument("--intent-embedder", metavar="SPEC", help="embedder of the intent texts (default: --embedder)")
-    p.add_argument("--batch-size", type=int, default=64, help="texts per request / encode call and cache append")
+    p.add_argument("--batch-size", type=positive_int, default=64,
+                   help="texts per request / encode call and cache append")
     cache = p.add_mutually_exclusive_group()
     cache.add_argument("--cache", help="vector cache (default: <folder>/<name>.embcache.jsonl)")
     cache.add_argument("--no-cache", action="store_true", help="keep vectors in memory only")
     p.add_argument("--device", help="torch device for st: embedders (default: automatic)")
     p.add_argument("--base-url", help="embeddings endpoint for openai: embedders, overriding OPENAI_BASE_URL")
-    p.add_argument("--max-retries", type=int, default=5, help="HTTP retries on 429/5xx/timeouts (openai client)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per HTTP request")
-    p.add_argument("--dimensions", type=int, help="ask openai: embedders for vectors of this size (text-embedding-3)")
+    p.add_argument("--max-retries", type=non_negative_int, default=5,
+                   help="HTTP retries on 429/5xx/timeouts (openai client)")
+    p.add_argument("--timeout", type=positive_float, default=60.0, help="seconds per HTTP request")
+    p.add_argument("--dimensions", type=positive_int,
+                   help="ask openai: embedders for vectors of this size (text-embedding-3)")
     p.add_argument("--user-field", default="user_id")
     p.add_argument("--item-field", default="item_id")
     p.set_defaults(handler=_run_embed)
@@ -224,23 +250,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         status = args.handler(args)
+    except KeyboardInterrupt as exc:
+        # Ctrl-C: what was finished is on disk (caches, atomic files); say so in one line.
+        if args.verbose:
+            traceback.print_exc()
+        print(str(exc) if isinstance(exc, Interrupted) else
+              "interrupted: finished work is kept; run the same command again to resume", file=sys.stderr)
+        return 130
     except _user_errors() as exc:
-        # Bad input or an unusable backend: one clear line, not a traceback.
+        # Bad input or an unusable backend: one clear line, not a traceback (unless asked for).
+        if args.verbose:
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return int(status or 0)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from .embed_folder import EmbeddingError, EmbedInputError
-    from .intents import IntentInputError
+    from .embed_folder import EmbeddingError
     from .llm.backend import FatalBackendError
-    from .llm.prompts import PromptFileError
-    from .rlmrec import RLMRecInputError
     from .safe_pickle import UnsafePickleError
 
-    return (IntentInputError, EmbedInputError, EmbeddingError, FatalBackendError, PromptFileError,
-            FileNotFoundError, RLMRecInputError, UnsafePickleError)
+    # InputError covers every input check of the package (atomic files, texts, caches, prompts, pickles' shapes).
+    return (InputError, EmbeddingError, FatalBackendError, UnsafePickleError, FileNotFoundError,
+            IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 if __name__ == "__main__":

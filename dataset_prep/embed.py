@@ -81,10 +81,15 @@ class SentenceTransformerEmbedder:
 
 
 def embed_texts(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    """Call ``embedder`` once and check that it returned one finite row per text."""
-    vectors = np.asarray(embedder(list(texts)), dtype=np.float32)
+    """Call ``embedder`` once and check that it returned one row per text, finite in float32."""
+    with np.errstate(over="ignore"):  # an overflow to inf is reported below, with its row
+        vectors = np.asarray(embedder(list(texts)), dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[0] != len(texts) or vectors.shape[1] == 0:
         raise ValueError(f"embedder {embedder.name!r} returned shape {vectors.shape} for {len(texts)} texts")
-    if not np.isfinite(vectors).all():
-        raise ValueError(f"embedder {embedder.name!r} returned non-finite values")
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if len(bad):
+        raise ValueError(
+            f"embedder {embedder.name!r} returned non-finite values in row {bad[0]} (text {texts[bad[0]][:60]!r}) "
+            "after the cast to float32"
+        )
     return vectors

@@ -24,10 +24,12 @@ import numpy as np
 from recbole_irllrec.data.text_features import ITEM_SUFFIX, USER_SUFFIX
 
 from .embed import Embedder, SentenceTransformerEmbedder, embed_texts
+from .errors import InputError, Interrupted
 from .features import write_feature_file
+from .llm.backend import FatalBackendError
 from .manifest import managed_folder_message
 from .recbole_io import read_atomic, sort_ids
-from .text_records import TextRecord, sorted_by_id
+from .text_records import TextRecord, record_id, sorted_by_id
 from .vector_cache import VectorCache
 
 logger = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ DEFAULT_SPEC = "st:all-MiniLM-L6-v2"
 SHOWN_IDS = 5  # how many missing ids an error message lists
 
 
-class EmbedInputError(ValueError):
+class EmbedInputError(InputError):
     """The folder cannot be embedded as it is (missing or malformed texts, missing ids, bad spec)."""
 
 
@@ -106,7 +108,10 @@ def read_texts_strict(path: str | Path) -> list[TextRecord]:
                 raise EmbedInputError(f"{where}: not a JSON object ({exc.msg})") from None
             if not isinstance(obj, dict) or "id" not in obj:
                 raise EmbedInputError(f"{where}: expected an object with id, profile and intent")
-            raw_id = str(obj["id"])
+            try:
+                raw_id = record_id(obj["id"])
+            except ValueError as exc:
+                raise EmbedInputError(f"{where}: {exc}") from None
             for key in ("profile", "intent"):
                 value = obj.get(key)
                 if not isinstance(value, str) or not value.strip():
@@ -116,6 +121,9 @@ def read_texts_strict(path: str | Path) -> list[TextRecord]:
             first_line[raw_id] = number
             evidence = obj.get("evidence") or []
             records.append(TextRecord(raw_id, obj["profile"], obj["intent"], tuple(str(e) for e in evidence)))
+    if not records:
+        raise EmbedInputError(f"{path}: no texts (the file holds no records); write them with "
+                              "`python -m dataset_prep intents`")
     return records
 
 
@@ -134,6 +142,8 @@ def interaction_ids(folder: str | Path, name: str, user_field: str = "user_id",
             if column not in table.frame.columns:
                 raise EmbedInputError(f"{path}: no {column!r} column (header: {list(table.header)})")
             ids[side].update(table.column(column))
+    if not ids["user"]:
+        raise EmbedInputError(f"no interactions in {', '.join(map(str, paths))}: the files hold a header only")
     return ids
 
 
@@ -144,7 +154,8 @@ def _check_coverage(path: Path, records: list[TextRecord], needed: set[str], sid
         more = f" and {len(missing) - SHOWN_IDS} more" if len(missing) > SHOWN_IDS else ""
         raise EmbedInputError(
             f"{path}: no text for {len(missing)} {side}(s) of the interactions: {shown}{more} "
-            "(re-run `python -m dataset_prep intents` to fill them)"
+            "(re-run `python -m dataset_prep intents` to fill them; it skips ids with neither a training "
+            "interaction nor attributes)"
         )
 
 
@@ -176,26 +187,31 @@ def embed_unique(
 
     dims = {name: _cached_dim(cache, name, wanted[name]) for name in wanted}
     total = sum(len(t) for t in todo.values())
-    with tqdm(total=total, desc="embedding", unit="text", disable=not progress or total == 0) as bar:
-        for name, texts in todo.items():
-            if texts:
-                logger.info("Embedding %d new texts with %s (%d cached).", len(texts), name,
-                            len(wanted[name]) - len(texts))
-            for start in range(0, len(texts), batch_size):
-                batch = texts[start:start + batch_size]
-                try:
-                    vectors = embed_texts(embedders[name], batch)
-                except ValueError as exc:
-                    raise EmbeddingError(str(exc)) from exc
-                if dims[name] is not None and vectors.shape[1] != dims[name]:
-                    raise EmbeddingError(
-                        f"embedder {name!r} returned {vectors.shape[1]}-d vectors, but {dims[name]}-d ones "
-                        "are cached for it; delete the cache file or use another embedder"
-                    )
-                dims[name] = vectors.shape[1]
-                cache.add(name, batch, vectors)  # durable before the next request: a kill loses one batch
-                report.embedded += len(batch)
-                bar.update(len(batch))
+    try:
+        with tqdm(total=total, desc="embedding", unit="text", disable=not progress or total == 0) as bar:
+            for name, texts in todo.items():
+                if texts:
+                    logger.info("Embedding %d new texts with %s (%d cached).", len(texts), name,
+                                len(wanted[name]) - len(texts))
+                for start in range(0, len(texts), batch_size):
+                    batch = texts[start:start + batch_size]
+                    try:
+                        vectors = embed_texts(embedders[name], batch)
+                    except ValueError as exc:
+                        raise EmbeddingError(str(exc)) from exc
+                    if dims[name] is not None and vectors.shape[1] != dims[name]:
+                        raise EmbeddingError(
+                            f"embedder {name!r} returned {vectors.shape[1]}-d vectors, but {dims[name]}-d ones "
+                            "are cached for it; delete the cache file or use another embedder"
+                        )
+                    dims[name] = vectors.shape[1]
+                    cache.add(name, batch, vectors)  # durable before the next request: a kill loses one batch
+                    report.embedded += len(batch)
+                    bar.update(len(batch))
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {_saved(cache, report)}") from None
+    except FatalBackendError as exc:
+        raise FatalBackendError(f"{exc}; {_saved(cache, report)}") from exc
 
     result: dict[str, dict[str, np.ndarray]] = {}
     for name, texts in wanted.items():
@@ -203,6 +219,14 @@ def embed_unique(
         if dims[name] is not None:
             report.dims[name] = dims[name]
     return result
+
+
+def _saved(cache: VectorCache, report: EmbedReport) -> str:
+    """What a stopped run leaves behind, for its last line (each batch is cached as it arrives)."""
+    if cache.path is None:
+        return f"{report.embedded} vector(s) were embedded this run but not kept (--no-cache)"
+    return (f"{report.embedded} new vector(s) this run are cached in {cache.path}; "
+            "run the same command again to resume")
 
 
 def _cached_dim(cache: VectorCache, name: str, texts: dict[str, None]) -> int | None:

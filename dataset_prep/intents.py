@@ -11,11 +11,22 @@ turns into vectors.
 Only the training split enters a prompt: ``<name>.train.inter`` (or an
 explicit ``train_file``). Validation and test files are read for their ids
 only, so that every user and item RecBole will see gets a text.
+
+An entity with nothing to write from (no training interaction and no
+attribute in ``.item`` / ``.user``) is not asked: its prompt would make the
+model invent a text. It is counted as skipped and gets no text. An empty
+training file (zero bytes or a header only) is therefore not an error but a
+warning naming it: only entities with attributes are asked.
+
+Every answer is cached by the thread that received it, so Ctrl-C or a fatal
+error (unknown model, revoked key) loses nothing the server already sent;
+both end with a line saying how many answers are cached.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_json
-from .llm.backend import ChatBackend, ChatRequest
+from .errors import InputError, Interrupted
+from .llm.backend import ChatBackend, ChatRequest, FatalBackendError
 from .llm.cache import AnswerCache
 from .llm.prompts import TASKS, Prompt, answer_text, load_prompt
 from .llm.runner import TaskReport, run_requests
@@ -39,7 +51,7 @@ TEXT_FIELD_WORDS = ("title", "name", "review", "text", "desc", "summary", "comme
 CHARS_PER_TOKEN = 4  # rough rule for English text; only used for --dry-run estimates
 
 
-class IntentInputError(ValueError):
+class IntentInputError(InputError):
     """The dataset folder cannot be turned into prompts (missing file or field)."""
 
 
@@ -86,6 +98,7 @@ class IntentReport:
     tasks: list[TaskReport] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
     failures_file: Path | None = None
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # side -> ids without evidence, not asked
 
     @property
     def failed(self) -> int:
@@ -100,10 +113,9 @@ def _typed(cell: str, kind: str, limit: int, name: str = "") -> Any:
     if kind == "token_seq" and not _is_text_field(name) and len(cell) <= limit:
         return cell.split()  # e.g. genres/categories: one tag per token
     if kind == "float":
-        try:
-            value = float(cell)
-        except ValueError:
-            return cell
+        value = float(cell)  # read_atomic checked it is a number
+        if not math.isfinite(value):
+            return None  # nan/inf: missing, and not valid JSON in a prompt
         return int(value) if value.is_integer() else value
     return cell if len(cell) <= limit else cell[:limit].rstrip() + "..."
 
@@ -134,15 +146,25 @@ def load_source(folder: str | Path, name: str, options: IntentOptions) -> Source
             f"split ({name}.train.inter / .valid.inter / .test.inter, read by RecBole's benchmark_filename) "
             "or --train-file naming the training interactions"
         )
-    train = read_atomic(train_path)
-    for needed in (options.user_field, options.item_field):
-        if needed not in train.frame.columns:
-            raise IntentInputError(f"{train_path}: no {needed!r} column (header: {list(train.header)})")
-    kinds = {field_name(cell): cell.split(":", 1)[-1] for cell in train.header}
-    skip = {options.user_field, options.item_field, options.time_field}
     by_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_item: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in train.frame.to_dict("records"):
+    train_rows: list[dict[str, Any]] = []
+    kinds: dict[str, str] = {}
+    if train_path.stat().st_size == 0:
+        logger.warning("%s is empty (zero bytes): no training interactions, so only items/users with "
+                       "attributes are asked and the others are skipped.", train_path)
+    else:
+        train = read_atomic(train_path)
+        for needed in (options.user_field, options.item_field):
+            if needed not in train.frame.columns:
+                raise IntentInputError(f"{train_path}: no {needed!r} column (header: {list(train.header)})")
+        if train.frame.empty:
+            logger.warning("%s has a header only: no training interactions, so only items/users with "
+                           "attributes are asked and the others are skipped.", train_path)
+        kinds = {field_name(cell): cell.split(":", 1)[-1] for cell in train.header}
+        train_rows = train.frame.to_dict("records")
+    skip = {options.user_field, options.item_field, options.time_field}
+    for row in train_rows:
         extra = {k: _typed(v, kinds[k], options.max_field_chars, k) for k, v in row.items() if k not in skip}
         extra = {k: v for k, v in extra.items() if v is not None}
         by_user[row[options.user_field]].append({"item_id": row[options.item_field], **extra})
@@ -243,19 +265,25 @@ def _limited(ids: list[str], limit: int | None) -> list[str]:
 
 def build_requests(
     prompt: Prompt, source: SourceData, options: IntentOptions, summaries: dict[str, str]
-) -> tuple[list[ChatRequest], dict[str, tuple[str, ...]]]:
-    """The requests of one task, with each entity's evidence ids."""
-    requests, evidence = [], {}
+) -> tuple[list[ChatRequest], dict[str, tuple[str, ...]], list[str]]:
+    """The requests of one task, each entity's evidence ids, and the ids skipped for lack of any input."""
+    requests, evidence, skipped = [], {}, []
     if prompt.task.startswith("item_"):
         for item_id in _limited(source.item_ids, options.limit_items):
+            if not (source.train_by_item.get(item_id) or source.item_attrs.get(item_id)):
+                skipped.append(item_id)
+                continue
             requests.append(prompt.request(item_id, item_payload(item_id, source, options)))
             evidence[item_id] = (item_id,) if source.train_by_item.get(item_id) else ()
     else:
         for user_id in _limited(source.user_ids, options.limit_users):
+            if not (source.train_by_user.get(user_id) or source.user_attrs.get(user_id)):
+                skipped.append(user_id)
+                continue
             payload, used = user_payload(user_id, source, summaries, options)
             requests.append(prompt.request(user_id, payload))
             evidence[user_id] = used
-    return requests, evidence
+    return requests, evidence, skipped
 
 
 def _ordered(tasks: Sequence[str]) -> list[str]:
@@ -271,7 +299,7 @@ def dry_run(folder: str | Path, name: str, options: IntentOptions, max_tokens: i
     totals = {"requests": 0, "prompt_tokens": 0, "completion_tokens_max": 0}
     for task in _ordered(options.tasks):
         prompt = load_prompt(task, options.prompt_dir, options.prompt_set)
-        requests, _ = build_requests(prompt, source, options, summaries={})
+        requests, _, _ = build_requests(prompt, source, options, summaries={})
         chars = sum(len(m["content"]) for r in requests for m in r.messages)
         estimate = chars // CHARS_PER_TOKEN
         totals["requests"] += len(requests)
@@ -306,20 +334,29 @@ def generate_texts(
     evidence: dict[str, dict[str, tuple[str, ...]]] = {"item": {}, "user": {}}
     summaries: dict[str, str] = {}
     tasks = _ordered(options.tasks)
-    for task in tasks:
-        prompt = load_prompt(task, options.prompt_dir, options.prompt_set)
-        requests, used = build_requests(prompt, source, options, summaries)
-        answers, task_report = run_requests(
-            backend, cache, requests, concurrency=options.concurrency, max_reasks=options.max_reasks,
-            desc=task, progress=progress,
-        )
-        report.tasks.append(task_report)
-        side, kind = task.split("_")
-        for entity_id, answer in answers.items():
-            texts[side][entity_id][kind] = answer_text(answer, prompt.text_key)
-        evidence[side].update(used)
-        if task == "item_profile":
-            summaries = {i: t["profile"] for i, t in texts["item"].items() if "profile" in t}
+    try:
+        for task in tasks:
+            prompt = load_prompt(task, options.prompt_dir, options.prompt_set)
+            requests, used, skipped = build_requests(prompt, source, options, summaries)
+            side, kind = task.split("_")
+            if skipped and side not in report.skipped:
+                report.skipped[side] = skipped
+                logger.warning("Skipping %d %s(s) with neither a training interaction nor attributes, e.g. %s.",
+                               len(skipped), side, ", ".join(skipped[:5]))
+            answers, task_report = run_requests(
+                backend, cache, requests, concurrency=options.concurrency, max_reasks=options.max_reasks,
+                desc=task, progress=progress,
+            )
+            report.tasks.append(task_report)
+            for entity_id, answer in answers.items():
+                texts[side][entity_id][kind] = answer_text(answer, prompt.text_key)
+            evidence[side].update(used)
+            if task == "item_profile":
+                summaries = {i: t["profile"] for i, t in texts["item"].items() if "profile" in t}
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {_saved(cache)}") from None
+    except FatalBackendError as exc:
+        raise FatalBackendError(f"{exc}; {_saved(cache)}") from exc
 
     for side in ("item", "user"):
         wanted = [t.split("_")[1] for t in tasks if t.startswith(side)]
@@ -345,12 +382,21 @@ def generate_texts(
     return report
 
 
+def _saved(cache: AnswerCache) -> str:
+    """What a stopped run leaves behind, for its last line."""
+    return (f"{cache.added} new answer(s) this run are cached in {cache.path} ({len(cache)} in all); "
+            "run the same command again to resume")
+
+
 def summary_lines(report: IntentReport, max_failures: int = 10) -> list[str]:
     """Human-readable end-of-run summary."""
     lines = [f"{'task':<14}{'requests':>9}{'cached':>8}{'new':>6}{'failed':>8}{'tokens':>10}"]
     for t in report.tasks:
         tokens = t.prompt_tokens + t.completion_tokens
         lines.append(f"{t.task:<14}{t.total:>9}{t.cached:>8}{t.answered:>6}{len(t.failures):>8}{tokens:>10}")
+    for side, ids in report.skipped.items():
+        lines.append(f"skipped {len(ids)} {side}(s) with neither a training interaction nor attributes "
+                     "(nothing to write from; they get no text)")
     shown = 0
     for t in report.tasks:
         for entity_id, error in t.failures.items():

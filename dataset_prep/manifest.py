@@ -1,9 +1,11 @@
 """Build manifest: decides whether a prepared folder can be reused.
 
 The manifest stores the build parameters (seed, ratios, writer, embedder and
-a fingerprint of every source file) next to the list of produced files. A
-folder is reused only if its parameters are identical and every listed file
-is still there with the recorded size.
+a fingerprint of every source file) next to the list of produced files with
+their size and sha256. A folder is reused only if its parameters are
+identical and every listed file is still there with the recorded size and
+content hash (a same-size edit is caught too; hashing a prepared folder
+takes well under a second).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .atomic import atomic_write_json
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = 2  # 2: the folder also carries .item/.user
+MANIFEST_FORMAT = 3  # 2: the folder also carries .item/.user; 3: outputs are hashed
 
 
 def fingerprint(path: str | Path) -> dict[str, Any]:
@@ -58,7 +60,7 @@ def write_manifest(folder: Path, params: Mapping[str, Any], outputs: Iterable[st
     """Write the manifest last, after every listed output exists in ``folder``."""
     manifest = {
         "params": dict(params),
-        "outputs": {name: {"size": (folder / name).stat().st_size} for name in sorted(outputs)},
+        "outputs": {name: fingerprint(folder / name) for name in sorted(outputs)},
         "stats": dict(stats),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -84,7 +86,8 @@ def reusable(folder: Path, params: Mapping[str, Any]) -> bool:
         return False
     for name, info in manifest.get("outputs", {}).items():
         path = folder / name
-        if not path.is_file() or path.stat().st_size != info.get("size"):
+        # Size first: a cheap answer for most edits; the hash catches same-size ones.
+        if not path.is_file() or path.stat().st_size != info.get("size") or fingerprint(path) != info:
             logger.info("%s is missing or changed; rebuilding.", path)
             return False
     return True

@@ -24,6 +24,7 @@ from recbole_irllrec.data.text_features import ITEM_SUFFIX, USER_SUFFIX
 
 from .atomic import staged_directory
 from .embed import DEFAULT_EMBEDDER_NAME, Embedder, SentenceTransformerEmbedder, embed_texts
+from .errors import InputError
 from .features import write_feature_file
 from .manifest import build_params, reusable, write_manifest
 from .recbole_io import AtomicTable, read_atomic, sort_ids, write_atomic
@@ -98,6 +99,8 @@ def _build(
 ) -> dict[str, object]:
     """Write every output file into ``folder``; returns summary counts for the manifest."""
     inter = read_atomic(source / f"{ML100K}.inter")
+    if inter.frame.empty:
+        raise InputError(f"{source / f'{ML100K}.inter'}: no interactions (the file holds a header only)")
     split_files, counts = _write_splits(folder, inter, seed, ratios)
     for ext in ("item", "user"):
         # Side files travel along so `python -m dataset_prep intents` can prompt from this folder.

@@ -37,8 +37,9 @@ import numpy as np
 from recbole_irllrec.data.text_features import ITEM_SUFFIX, USER_SUFFIX
 
 from .atomic import staged_directory
+from .errors import InputError
 from .features import write_feature_file
-from .manifest import fingerprint, reusable, write_manifest
+from .manifest import MANIFEST_FORMAT, fingerprint, reusable, write_manifest
 from .recbole_io import write_atomic
 from .safe_pickle import load_pickle
 from .split import SPLIT_NAMES
@@ -55,7 +56,7 @@ RESERVED_NAMES = {"ml-100k"}
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-class RLMRecInputError(ValueError):
+class RLMRecInputError(InputError):
     """The source folder cannot be converted; the message names the file(s)."""
 
 
@@ -99,7 +100,7 @@ def convert_rlmrec(
     for side, (profile, intent) in emb_paths.items():
         sources[f"{side}_profile"], sources[f"{side}_intent"] = profile, intent
     params = {
-        "format": 1,
+        "format": MANIFEST_FORMAT,  # outputs are hashed from format 3 on
         "converter": CONVERTER,
         "dataset": name,
         "sources": {role: fingerprint(path) for role, path in sources.items()},
@@ -187,8 +188,13 @@ def _load_side(side: str, paths: tuple[Path, Path], shape: tuple[int, int]) -> t
                 f"{path}: shape {array.shape[0]}x{array.shape[1]} does not match the interaction matrices "
                 f"({shape[0]}x{shape[1]}): one row per {side} means {rows} rows (the matrices' {axis})"
             )
-        if not np.isfinite(array).all():
-            raise RLMRecInputError(f"{path}: contains NaN or infinite values")
+        with np.errstate(over="ignore"):
+            # RecBole reads the written values as float32: 1e39 passes a float64 check and ends as inf.
+            finite = np.isfinite(array.astype(np.float32)).all(axis=1)
+        if not finite.all():
+            row = int(np.flatnonzero(~finite)[0])
+            raise RLMRecInputError(f"{path}: row {row} ({side} {row}) holds NaN or values that are not finite "
+                                   "in float32 (beyond +-3.4e38)")
         vectors.append(array)
     return vectors[0], vectors[1]
 

@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic import atomic_open
+from .errors import InputError
 from .recbole_io import sort_ids
+
+
+class TextFileError(InputError):
+    """A line of a texts file is not a text record; the message names file and line."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +52,34 @@ def write_text_records(path: str | Path, records: Iterable[TextRecord]) -> int:
     return count
 
 
+def record_id(value: object) -> str:
+    """The id of a JSON record as a string; ValueError for null, floats, lists (``null`` is not the id "None")."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"id must be a string, got {json.dumps(value)}")
+
+
 def read_text_records(path: str | Path) -> list[TextRecord]:
-    """Read a file written by :func:`write_text_records`."""
+    """Read a file written by :func:`write_text_records`; :class:`TextFileError` names file and line
+    (physical lines: blank lines are skipped but counted)."""
     records = []
     with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
                 obj = json.loads(line)
-                records.append(TextRecord(str(obj["id"]), obj["profile"], obj["intent"], tuple(obj["evidence"])))
+            except json.JSONDecodeError as exc:
+                raise TextFileError(f"{where}: not a JSON object ({exc.msg})") from None
+            if not isinstance(obj, dict) or not all(isinstance(obj.get(k), str) for k in ("profile", "intent")):
+                raise TextFileError(f"{where}: expected an object with id, profile and intent")
+            try:
+                raw_id = record_id(obj.get("id"))
+            except ValueError as exc:
+                raise TextFileError(f"{where}: {exc}") from None
+            evidence = tuple(str(e) for e in obj.get("evidence") or ())
+            records.append(TextRecord(raw_id, obj["profile"], obj["intent"], evidence))
     return records

@@ -39,11 +39,14 @@ def encode_vector(vector: np.ndarray) -> str:
 
 
 def decode_vector(payload: str, dim: int) -> np.ndarray:
-    """Inverse of :func:`encode_vector`; raises ValueError unless exactly ``dim`` values come back."""
+    """Inverse of :func:`encode_vector`; raises ValueError unless exactly ``dim`` finite values come back."""
     raw = base64.b64decode(payload.encode("ascii"), validate=True)
     if len(raw) != 4 * dim:
         raise ValueError(f"expected {dim} float32 values, found {len(raw)} bytes")
-    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    if not np.isfinite(vector).all():
+        raise ValueError("holds NaN or infinite values")
+    return vector
 
 
 class VectorCache:
@@ -75,9 +78,12 @@ class VectorCache:
 
     def add(self, name: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store one batch; with a file, append it and make it durable before returning."""
-        vectors = np.asarray(vectors, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            vectors = np.asarray(vectors, dtype=np.float32)
         if len(texts) != len(vectors):
             raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
+        if not np.isfinite(vectors).all():
+            raise ValueError(f"vectors for the cache of {name!r} are not finite in float32")
         lines = []
         for text, vector in zip(texts, vectors):
             sha = text_sha(text)

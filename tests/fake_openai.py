@@ -4,7 +4,8 @@ embeddings protocol, scripted per request by the test.
 A test passes a ``script(kind, body, attempt) -> Reply`` function: ``kind``
 is ``"chat"`` or ``"embeddings"``, ``body`` the parsed request JSON and
 ``attempt`` how many times this exact body was seen before (0 the first
-time). Every request is logged with its status, so tests can count them.
+time). Every request is logged with its status, so tests can count them;
+``wait_idle`` waits until every delayed reply has been sent.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class FakeOpenAI:
         self.log: list[Logged] = []
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._active = 0  # requests being handled right now (replies not yet sent)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -118,6 +120,16 @@ class FakeOpenAI:
             return sum(
                 1 for e in self.log if (kind is None or e.kind == kind) and (status is None or e.status == status)
             )
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Block until no request is being handled (every delayed reply is logged and sent)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._active == 0:
+                    return
+            time.sleep(0.02)
+        raise TimeoutError(f"{self._active} request(s) still in flight after {timeout} s")
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -142,12 +154,17 @@ class FakeOpenAI:
                 with server._lock:
                     attempt = server._seen[key]
                     server._seen[key] += 1
-                reply = server.script(kind, body, attempt)
-                if reply.delay:
-                    time.sleep(reply.delay)
-                with server._lock:
-                    server.log.append(Logged(kind, key, reply.status, self.headers.get("Authorization", "")))
-                self._send(reply)
+                    server._active += 1
+                try:
+                    reply = server.script(kind, body, attempt)
+                    if reply.delay:
+                        time.sleep(reply.delay)
+                    with server._lock:
+                        server.log.append(Logged(kind, key, reply.status, self.headers.get("Authorization", "")))
+                    self._send(reply)
+                finally:
+                    with server._lock:
+                        server._active -= 1
 
             def _send(self, reply: Reply) -> None:
                 if isinstance(reply.body, bytes):

@@ -21,12 +21,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from .backend import ChatBackend, ChatRequest
 
 logger = logging.getLogger(__name__)
 
 OK = "ok"
 FAILED = "failed"
+
+
+class CacheFileError(InputError):
+    """A line of the cache file is not a record (edited by hand or written by something else)."""
 
 
 def cache_key(backend: ChatBackend, request: ChatRequest) -> str:
@@ -48,6 +53,7 @@ class AnswerCache:
         self._answers: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.failed_before = 0
+        self.added = 0  # good answers appended by this process
         self._load()
 
     def __len__(self) -> int:
@@ -67,6 +73,7 @@ class AnswerCache:
                 os.fsync(handle.fileno())
             if record["status"] == OK:
                 self._answers[record["key"]] = record
+                self.added += 1
 
     def _load(self) -> None:
         if not self.path.exists():
@@ -78,16 +85,21 @@ class AnswerCache:
             if not raw.endswith(b"\n"):
                 logger.warning("%s: line %d was cut off by an interrupted run; dropping it.", self.path, number)
                 break
+            good_end += len(raw)
+            if not raw.strip():
+                continue  # blank lines are harmless (and still counted as lines)
             try:
                 record = json.loads(raw)
                 key, status = record["key"], record["status"]
             except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{self.path}: line {number} is not a cache record ({exc})") from exc
+                raise CacheFileError(
+                    f"{self.path}:{number}: not a cache record ({type(exc).__name__}: {exc}); "
+                    "delete the line or the file"
+                ) from None
             if status == OK:
                 self._answers[key] = record
             else:
                 self.failed_before += 1
-            good_end += len(raw)
         if good_end < len(data):
             with open(self.path, "r+b") as handle:
                 handle.truncate(good_end)

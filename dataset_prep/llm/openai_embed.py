@@ -83,6 +83,10 @@ class OpenAIEmbedder:
         rows = [item.embedding for item in sorted(data, key=lambda item: int(item.index))]
         if any(not isinstance(row, list) for row in rows):
             raise EmbeddingResponseError(f"{label} holds a vector that is not a list of floats")
+        for k, row in enumerate(rows):
+            # JSON numbers only: numpy would quietly turn "0.5" into 0.5 and None into nan.
+            if not all(type(v) in (float, int) for v in row):
+                raise EmbeddingResponseError(f"{label}: vector {k} holds a value that is not a number")
         sizes = {len(row) for row in rows}
         if len(sizes) != 1 or 0 in sizes:
             raise EmbeddingResponseError(f"{label} mixes vector sizes {sorted(sizes)}")
@@ -90,4 +94,10 @@ class OpenAIEmbedder:
         if self.dim is not None and dim != self.dim:
             raise EmbeddingResponseError(f"{label} has {dim}-d vectors, expected {self.dim}")
         self.dim = dim
-        return np.asarray(rows, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            vectors = np.asarray(rows, dtype=np.float32)
+        # Checked after the cast: 1e39 is a fine float64 but inf in the float32 that is stored and trained on.
+        bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+        if len(bad):
+            raise EmbeddingResponseError(f"{label}: vector {bad[0]} is not finite in float32 (NaN or beyond +-3.4e38)")
+        return vectors

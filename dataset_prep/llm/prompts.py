@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from ..errors import InputError
 from .backend import ChatRequest
 
 TASKS = ("item_profile", "item_intent", "user_profile", "user_intent")
@@ -32,7 +33,7 @@ INPUT_MARK = "{input_json}"
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
 
 
-class PromptFileError(ValueError):
+class PromptFileError(InputError):
     """A prompt file is missing a key or is malformed."""
 
 

@@ -2,12 +2,19 @@
 
 Every request ends as exactly one of: served from the cache, answered now
 (cached at once), or failed (recorded, listed in the report, retried by the
-next run). Only :class:`FatalBackendError` stops the batch.
+next run). Only :class:`FatalBackendError` (or Ctrl-C) stops the batch.
+
+The worker thread that receives an answer appends it to the cache itself,
+before the main loop hears of it: when the batch stops, requests already in
+flight still finish and land in the cache, so nothing the server sent (and
+billed) is lost. Requests not started yet are cancelled, and once a worker
+meets a fatal error no worker starts another one.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -68,6 +75,39 @@ def _ask(backend: ChatBackend, request: ChatRequest, max_reasks: int) -> tuple[d
     raise _RequestFailed(problem, (prompt_tokens, completion_tokens), max_reasks + 1)
 
 
+class _NotStarted(Exception):
+    """The batch was stopping when a worker reached this request."""
+
+
+def _ask_and_cache(
+    backend: ChatBackend, cache: AnswerCache, request: ChatRequest, key: str, max_reasks: int,
+    stop: threading.Event,
+) -> tuple[dict[str, Any], tuple[int, int]]:
+    """Runs in a worker: ask, then append the outcome to the cache at once (a stopped batch keeps it)."""
+    if stop.is_set():
+        raise _NotStarted
+    record = {
+        "key": key,
+        "backend": backend.name,
+        "model": backend.model,
+        "task": request.task,
+        "id": request.entity_id,
+        "prompt_sha": request.prompt_sha(),
+    }
+    try:
+        parsed, text, usage, attempts = _ask(backend, request, max_reasks)
+    except FatalBackendError:
+        stop.set()  # every further request would fail the same way
+        raise
+    except _RequestFailed as exc:
+        cache.append({**record, "status": FAILED, "error": str(exc), "attempts": exc.attempts,
+                      "usage": list(exc.usage)})
+        raise
+    cache.append({**record, "status": OK, "answer": parsed, "text": text, "attempts": attempts,
+                  "usage": list(usage)})
+    return parsed, usage
+
+
 def run_requests(
     backend: ChatBackend,
     cache: AnswerCache,
@@ -95,33 +135,25 @@ def run_requests(
     bar = tqdm(total=len(requests), initial=report.cached, desc=desc or task, unit="req", disable=not progress)
     workers = max(1, min(concurrency, backend.max_concurrency))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm")
+    futures: dict[Future, ChatRequest] = {}
+    remaining: set[Future] = set()
+    stop = threading.Event()
     try:
-        futures: dict[Future, tuple[ChatRequest, str]] = {
-            pool.submit(_ask, backend, request, max_reasks): (request, key) for request, key in pending
-        }
+        for request, key in pending:
+            futures[pool.submit(_ask_and_cache, backend, cache, request, key, max_reasks, stop)] = request
         remaining = set(futures)
         while remaining:
             done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
             for future in done:
-                request, key = futures[future]
-                record = {
-                    "key": key,
-                    "backend": backend.name,
-                    "model": backend.model,
-                    "task": request.task,
-                    "id": request.entity_id,
-                    "prompt_sha": request.prompt_sha(),
-                }
+                request = futures[future]
                 try:
-                    parsed, text, usage, attempts = future.result()
+                    parsed, usage = future.result()
+                except _NotStarted:
+                    continue  # the fatal error that stopped the batch is in this or an earlier `done`
                 except _RequestFailed as exc:
-                    cache.append({**record, "status": FAILED, "error": str(exc), "attempts": exc.attempts,
-                                  "usage": list(exc.usage)})
                     report.failures[request.entity_id] = str(exc)
                     usage = exc.usage
                 else:
-                    cache.append({**record, "status": OK, "answer": parsed, "text": text, "attempts": attempts,
-                                  "usage": list(usage)})
                     answers[request.entity_id] = parsed
                     report.answered += 1
                 report.prompt_tokens += usage[0]
@@ -135,7 +167,12 @@ def run_requests(
                     refresh=False,
                 )
     finally:
-        # On a fatal error or Ctrl-C: drop what has not started; answers so far are on disk.
-        pool.shutdown(wait=False, cancel_futures=True)
+        # On a fatal error or Ctrl-C: cancel what has not started and let the requests in flight
+        # finish, so that their workers cache what the server sends.
+        stop.set()
+        running = sum(f.running() for f in remaining)
+        if running:
+            logger.info("Stopping: waiting for %d request(s) in flight; their answers will be cached.", running)
+        pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
     return answers, report
