@@ -8,38 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
-
-
-def non_negative_int(text: str) -> int:
-    """An int >= 0 (0 means none: no re-asks, no retries, no reviews)."""
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An int >= 1 (a size or a count that must allow some work)."""
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite float > 0 (seconds, penalties)."""
-    value = _float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite float >= 0 (temperature)."""
-    value = _float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+from typing import Any, Callable
 
 
 def _int(text: str) -> int:
@@ -57,3 +26,23 @@ def _float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     return value
+
+
+def _checked(convert: Callable[[str], float], ok: Callable[[float], bool], rule: str) -> Callable[[str], Any]:
+    def parse(text: str):
+        value = convert(text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+
+    return parse
+
+
+# 0 means none: no re-asks, no retries, no reviews
+non_negative_int = _checked(_int, lambda v: v >= 0, "0 or more")
+# a size or a count that must allow some work
+positive_int = _checked(_int, lambda v: v >= 1, "1 or more")
+# seconds, penalties
+positive_float = _checked(_float, lambda v: v > 0, "more than 0")
+# temperature
+non_negative_float = _checked(_float, lambda v: v >= 0, "0 or more")
