@@ -13,6 +13,21 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from recbole_irllrec.data.text_features import FILE_LAYOUT, ITEM_SUFFIX, USER_SUFFIX  # noqa: E402
 
 TINY = "tiny"
+# the read-only data beside the repository (../shared/data), never copied into it
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """``../shared/data/<parts>``, found relative to the repository. Missing, the
+    calling test fails under ``CI=true`` (CI must not pass by skipping what it
+    cannot see) and is skipped elsewhere."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        message = f"{path} is missing (the shared data beside the repository)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 def _vec(v) -> str:

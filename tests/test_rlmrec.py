@@ -16,7 +16,8 @@ import pytest
 import scipy.sparse as sp
 import yaml
 
-from conftest import TINY, tiny_config
+import conftest
+from conftest import TINY, shared_data, tiny_config
 from dataset_prep.__main__ import main as prep_main
 from dataset_prep.recbole_io import parse_float_seq, read_atomic
 from dataset_prep.rlmrec import RLMRecInputError, convert_rlmrec
@@ -27,8 +28,14 @@ from recbole_irllrec.properties_path import properties_dir
 from recbole_irllrec.quick_start import build_data_and_model
 
 REPO = Path(__file__).resolve().parents[1]
-SPLITS = Path("/work/shared/data/rlmrec-splits")
-needs_splits = pytest.mark.skipif(not (SPLITS / "amazon" / "trn_mat.pkl").is_file(), reason="no RLMRec splits here")
+
+
+@pytest.fixture
+def splits() -> Path:
+    """The published RLMRec splits in ../shared/data (fails under CI=true when missing)."""
+    return shared_data("rlmrec-splits")
+
+
 BENCHMARKS = ("amazon-book", "yelp", "amazon-movie", "steam")
 
 
@@ -63,10 +70,18 @@ def write_tiny_splits(folder: Path, n_users=6, n_items=8, shapes=None) -> Path:
 
 
 # ------------------------------------------------------------------ safe_pickle
-def test_real_splits_load_with_the_allow_list():
-    if not (SPLITS / "movie" / "val_mat.pkl").is_file():
-        pytest.skip("no RLMRec splits here")
-    matrix = load_pickle(SPLITS / "movie" / "val_mat.pkl")
+def test_missing_shared_data_fails_under_ci_and_skips_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setattr(conftest, "SHARED_DATA", tmp_path / "nowhere")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="nowhere"):
+        shared_data("rlmrec-splits")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        shared_data("rlmrec-splits")
+
+
+def test_real_splits_load_with_the_allow_list(splits):
+    matrix = load_pickle(splits / "movie" / "val_mat.pkl")
     assert isinstance(matrix, sp.coo_matrix) and matrix.shape == (16994, 9370) and matrix.nnz == 16799
 
 
@@ -222,13 +237,11 @@ def test_validation_items_masked_at_test_only_on_request(tiny_data, tmp_path, ma
 
 
 # ------------------------------------------------------------------ the published amazon split
-def test_convert_published_amazon_split(tmp_path):
-    if not (SPLITS / "amazon" / "trn_mat.pkl").is_file():
-        pytest.skip("no RLMRec splits here")
+def test_convert_published_amazon_split(tmp_path, splits):
     emb = tmp_path / "emb"
     write_embeddings(emb, 11000, 9332)
     started = time.perf_counter()
-    status = prep_main(["convert-rlmrec", str(SPLITS / "amazon"), "--name", "amazon-book",
+    status = prep_main(["convert-rlmrec", str(splits / "amazon"), "--name", "amazon-book",
                         "--data-root", str(tmp_path / "data"), "--emb-dir", str(emb)])
     seconds = time.perf_counter() - started
     assert status == 0
@@ -248,15 +261,15 @@ def test_convert_published_amazon_split(tmp_path):
     assert seconds < 30, f"conversion took {seconds:.1f} s"
     # a second call reuses the folder (manifest matches)
     before = (folder / "amazon-book.train.inter").stat().st_mtime_ns
-    convert_rlmrec(SPLITS / "amazon", "amazon-book", data_root=tmp_path / "data", emb_dir=emb)
+    convert_rlmrec(splits / "amazon", "amazon-book", data_root=tmp_path / "data", emb_dir=emb)
     assert (folder / "amazon-book.train.inter").stat().st_mtime_ns == before
 
 
-def _subsample_amazon(folder: Path, n_users: int, n_items: int) -> Path:
+def _subsample_amazon(splits: Path, folder: Path, n_users: int, n_items: int) -> Path:
     """The top-left n_users x n_items block of each published amazon matrix."""
     folder.mkdir(parents=True)
     for split in ("trn", "val", "tst"):
-        block = load_pickle(SPLITS / "amazon" / f"{split}_mat.pkl").tocsr()[:n_users, :n_items].tocoo()
+        block = load_pickle(splits / "amazon" / f"{split}_mat.pkl").tocsr()[:n_users, :n_items].tocoo()
         dump(folder / f"{split}_mat.pkl", block)
     write_embeddings(folder, n_users, n_items)
     return folder
@@ -288,21 +301,19 @@ def _run_one_epoch(tmp_path: Path, src: Path) -> tuple[float, str]:
     return seconds, log
 
 
-@needs_splits
-def test_one_epoch_on_a_subsample_of_amazon(tmp_path):
-    src = _subsample_amazon(tmp_path / "src", n_users=1500, n_items=1500)
+def test_one_epoch_on_a_subsample_of_amazon(tmp_path, splits):
+    src = _subsample_amazon(splits, tmp_path / "src", n_users=1500, n_items=1500)
     seconds, log = _run_one_epoch(tmp_path, src)
     # the block leaves some users without any interaction: their vector rows were left out
     stats = json.loads((tmp_path / "data" / "amazon-book" / "manifest.json").read_text())["stats"]
     assert stats["users_without_interactions"] > 0 and stats["users"] + stats["users_without_interactions"] == 1500
 
 
-@needs_splits
-def test_one_epoch_on_the_published_amazon_split(tmp_path, capsys):
+def test_one_epoch_on_the_published_amazon_split(tmp_path, capsys, splits):
     src = tmp_path / "src"
     src.mkdir()
     for split in ("trn", "val", "tst"):
-        (src / f"{split}_mat.pkl").symlink_to(SPLITS / "amazon" / f"{split}_mat.pkl")
+        (src / f"{split}_mat.pkl").symlink_to(splits / "amazon" / f"{split}_mat.pkl")
     write_embeddings(src, 11000, 9332)
     seconds, log = _run_one_epoch(tmp_path, src)
     assert "epoch 0 training" in log
