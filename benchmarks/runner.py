@@ -84,22 +84,57 @@ def parse_sets(sets: list[str]) -> dict:
     return settings
 
 
+SHARED_CONFIG = Path(__file__).resolve().parent / "configs" / "ml100k_shared.yaml"
+
+
 def shared_settings(epochs: int, stopping_step: int) -> dict:
-    """Settings every row of a benchmark shares, so the comparison is like for like."""
-    return {
-        "seed": 2020,
-        "reproducibility": True,
-        "gpu_id": "",
-        "epochs": epochs,
-        "train_batch_size": 2048,
-        "learning_rate": 1e-3,
-        "eval_step": 1,
-        "stopping_step": stopping_step,
-        "embedding_size": 32,
-        "n_layers": 3,
-        "eval_batch_size": 1_000_000,
-        "state": "WARNING",
-    }
+    """Settings every row of a benchmark shares, so the comparison is like for like
+    (``configs/ml100k_shared.yaml``, which the ml-100k weight search reads too)."""
+    with open(SHARED_CONFIG, encoding="utf-8") as f:
+        settings = yaml.safe_load(f)
+    return {**settings, "epochs": epochs, "stopping_step": stopping_step}
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value)."""
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def intervals_separate(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether mean ± std intervals do not overlap: the only gain called real here."""
+    (ma, sa), (mb, sb) = a, b
+    return ma - sa > mb + sb or mb - sb > ma + sa
+
+
+def _run_task(task: tuple) -> dict:
+    # one training run in a worker process: one thread, its own working directory
+    name, model, config_dict, dataset, run_dir = task
+    import warnings
+
+    import torch
+
+    warnings.filterwarnings("ignore", category=FutureWarning)  # RecBole's pandas idioms
+    torch.set_num_threads(1)
+    os.chdir(run_dir)
+    return run_one(name, model, config_dict, dataset=dataset)
+
+
+def run_many(tasks: list[tuple[str, str, dict, str]], run_dir: Path, jobs: int, on_done) -> None:
+    """Run ``(name, model, config_dict, dataset)`` tasks, ``jobs`` at a time in fresh
+    processes (one thread each); ``on_done(task, result)`` runs in this process as each
+    finishes. The dataset must be prepared beforehand (workers would race to build it)."""
+    if jobs <= 1:
+        for task in tasks:
+            on_done(task, _run_task((*task, run_dir)))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_run_task, (*task, run_dir)): task for task in tasks}
+        for future in as_completed(futures):
+            on_done(futures[future], future.result())
 
 
 def run_one(name: str, model: str, config_dict: dict, dataset: str = "ml-100k") -> dict:

@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 import warnings
@@ -65,6 +64,8 @@ from runner import (  # noqa: E402
     VARIANTS,
     dataset_settings,
     enter_run_dir,
+    intervals_separate,
+    mean_std,
     parse_sets,
     run_one,
     shared_settings,
@@ -114,10 +115,6 @@ def protocol(epochs: int, seed: int, device: str, run_dir: Path) -> dict:
     }
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
 def summarise(rows: list[dict]) -> None:
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
@@ -141,7 +138,7 @@ def summarise(rows: list[dict]) -> None:
         (ms, ss), (mf, sf) = stats[(dataset, SCALABLE)]["valid_ndcg@20"], stats[(dataset, FAITHFUL)]["valid_ndcg@20"]
         n = min(len(groups[(dataset, SCALABLE)]), len(groups[(dataset, FAITHFUL)]))
         verdict = "yes" if ms >= mf else "no"
-        separate = ms - ss > mf + sf or mf - sf > ms + ss
+        separate = intervals_separate((ms, ss), (mf, sf))
         note = " (one seed: no spread)" if n < 2 else ""
         print(f"{dataset}: scalable mean valid NDCG@20 {ms:.4f} >= faithful {mf:.4f}: {verdict}; "
               f"intervals mean ± std [{ms - ss:.4f}, {ms + ss:.4f}] vs [{mf - sf:.4f}, {mf + sf:.4f}] "
