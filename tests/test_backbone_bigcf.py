@@ -73,8 +73,9 @@ def test_irllrec_pa_term_uses_native_prototypes(tiny_data, tmp_path):
     model, batch = _model_and_batch(tiny_data, tmp_path, model="IRLLRec", backbone="BIGCF", reg_weight=0.0)
     model.calculate_loss(batch).backward()
     assert model.backbone.user_intent.grad.abs().sum() > 0
-    # the intent graph's own prototypes are unused when the backbone lends its own
-    assert model.pairwise_alignment.intent_graph.user_prototypes.grad is None
+    # the backbone lends its prototypes: the intent graph builds none of its own
+    assert not hasattr(model.pairwise_alignment.intent_graph, "user_prototypes")
+    assert model.pairwise_alignment.intent_graph.prototypes()[0] is model.backbone.user_intent
 
 
 @pytest.mark.parametrize("model", ["BIGCF", "RLMRecCon", "RLMRecGen", "IRLLRec"])

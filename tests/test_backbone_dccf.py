@@ -69,19 +69,13 @@ def test_backbone_loss_gradients_and_prototypes(tiny_data, tmp_path):
     assert enc.backbone_loss(batch["user_id"], batch["item_id"], batch["neg_item_id"], out) is None
 
 
-def test_irllrec_pa_uses_dccf_prototypes(tiny_data, tmp_path, monkeypatch):
+def test_irllrec_pa_uses_dccf_prototypes(tiny_data, tmp_path):
+    # PA's intent graph is built on the backbone's prototypes (it has none of its own)
     _, model, batch = _model_and_batch(tiny_data, tmp_path, model="IRLLRec", backbone="DCCF")
-    seen = []
-    original = type(model.pairwise_alignment.intent_graph).forward
-
-    def spy(self, layers, *args, prototypes=None, **kwargs):
-        seen.append(prototypes)
-        return original(self, layers, *args, prototypes=prototypes, **kwargs)
-
-    monkeypatch.setattr(type(model.pairwise_alignment.intent_graph), "forward", spy)
+    seen = model.pairwise_alignment.intent_graph.prototypes()
+    assert seen[0] is model.backbone.user_intent and seen[1] is model.backbone.item_intent
     loss = model.calculate_loss(batch)
     loss.backward()
-    assert seen and seen[0][0] is model.backbone.user_intent and seen[0][1] is model.backbone.item_intent
     assert model.backbone.user_intent.grad.abs().sum() > 0
 
 

@@ -233,3 +233,67 @@ def test_search_joins_a_running_cluster(tiny_data, tmp_path):
         assert list(outcome.table["status"]) == ["done"]
     finally:
         subprocess.run(ray_cli + ["stop"], env=env, capture_output=True, timeout=120)
+
+
+# ---------------------------------------------------------------- keys the model does nothing with
+def _config(model: str, **keys) -> Config:
+    return Config(model=model, dataset=TINY, config_dict={"data_path": "/nonexistent", **keys})
+
+
+def _kept(tmp_path, text: str, model: str, **keys) -> set[str]:
+    from recbole_irllrec.tuning.space import drop_unread_keys
+
+    path = _space(tmp_path, text)
+    config = _config(model, **keys)
+    return set(drop_unread_keys(path, load_space(path), config.model_class, config))
+
+
+@pytest.mark.parametrize("backbone, own_key", [("DCCF", "dccf_intent_num"), ("BIGCF", "bigcf_intent_num")])
+def test_intent_num_is_dropped_for_backbones_with_their_own_prototypes(tmp_path, capsys, backbone, own_key):
+    space = "intent_num: {choice: [32, 64]}\nkd_weight: {choice: [0.01]}\n"
+    assert _kept(tmp_path, space, "IRLLRec", backbone=backbone) == {"kd_weight"}
+    note = capsys.readouterr().out
+    assert "'intent_num'" in note and backbone in note and own_key in note
+    # LightGCN reads it: nothing dropped, nothing said
+    assert _kept(tmp_path, space, "IRLLRec", backbone="LightGCN") == {"intent_num", "kd_weight"}
+    assert capsys.readouterr().out == ""
+
+
+def test_a_searched_backbone_keeps_a_key_that_one_of_its_values_reads(tmp_path):
+    assert _kept(tmp_path, "backbone: {grid: [LightGCN, DCCF]}\nintent_num: {choice: [32, 64]}\n", "IRLLRec") == {
+        "backbone", "intent_num"}
+    assert _kept(tmp_path, "backbone: {choice: [DCCF, BIGCF]}\nintent_num: {choice: [32, 64]}\n", "IRLLRec") == {
+        "backbone"}
+
+
+@pytest.mark.parametrize(
+    "model, keys, space, kept",
+    [
+        ("GraphCF", {}, {"sgl_ssl_weight": "[0.1, 0.2]", "n_layers": "[2, 3]"}, {"n_layers"}),
+        ("GraphCF", {"backbone": "SGL"}, {"sgl_ssl_weight": "[0.1, 0.2]", "simgcl_eps": "[0.1]"}, {"sgl_ssl_weight"}),
+        ("DCCF", {}, {"layer_combine": "[sum, mean]", "dccf_intent_num": "[8, 16]", "backbone": "[SGL]"},
+         {"dccf_intent_num"}),
+        ("GraphCF", {"kd_weight": 0.1}, {"kd_weight": "[0.1]", "reg_weight": "[0.1]"}, {"reg_weight"}),
+        ("RLMRecCon", {"kd_int_weight": 0.1}, {"kd_int_weight": "[0.1]", "kd_weight": "[0.1]"}, {"kd_weight"}),
+        ("RLMRecGen", {"kd_weight": 0.1}, {"kd_weight": "[0.1]", "recon_weight": "[0.1]"}, {"recon_weight"}),
+        ("BPR", {"kd_weight": 0.1}, {"kd_weight": "[0.1]"}, {"kd_weight"}),  # RecBole's models declare nothing
+    ],
+)
+def test_unread_keys_of_each_model(tmp_path, capsys, model, keys, space, kept):
+    text = "".join(f"{key}: {{choice: {values}}}\n" for key, values in space.items())
+    assert _kept(tmp_path, text, model, **keys) == kept
+    assert capsys.readouterr().out.count("not searching") == len(space) - len(kept)
+
+
+def test_a_space_of_unread_keys_is_refused_before_ray(tiny_data, tmp_path, monkeypatch, capsys):
+    import recbole_irllrec.tuning.search as search
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray started")
+
+    monkeypatch.setattr(search.ray, "init", no_ray)
+    settings = SearchSettings(space_file=str(_space(tmp_path, "intent_num: {grid: [32, 64]}\n")))
+    config = tiny_config(tiny_data, tmp_path, backbone="DCCF")
+    with pytest.raises(SpaceError, match=r"intent_num.*DCCF.*nothing to search"):
+        run_search(settings, model="IRLLRec", dataset=TINY, config_dict=config)
+    assert "dccf_intent_num" in capsys.readouterr().out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 import torch
 from torch import nn
@@ -24,6 +25,8 @@ from recbole_irllrec.model.losses import (
 from recbole_irllrec.model.towers import EMATeacher, TextEncoder, TextTower
 
 SCOPES = ("batch", "all")
+# keys of the text side that belong to no one term: the triples the terms read, the towers' shape
+TEXT_INPUT_KEYS = ("text_batch_size", "text_proj_dim", "tower_hidden")
 
 
 @dataclass
@@ -50,7 +53,7 @@ class Batch:
 def text_batch_size(config) -> int:
     """``text_batch_size``: how many triples of each batch the text terms read
     (0: all). Their cost grows with the square of it (in-batch candidates)."""
-    size = int(config["text_batch_size"] or 0)
+    size = int(config["text_batch_size"])
     if size < 0:
         raise ValueError(f"text_batch_size must be >= 0, got {size}")
     return size
@@ -86,6 +89,8 @@ class Candidates(nn.Module):
     grows with the number of users.
     """
 
+    KEYS = ("candidate_scope", "candidate_sample")
+
     def __init__(self, config, n_users: int) -> None:
         super().__init__()
         self.scope = check_choice(config, "candidate_scope", SCOPES)
@@ -120,12 +125,14 @@ def info_nce_group(graph: Rows, text: Rows, batch: Batch, candidates: torch.Tens
 
 def tower_keys(config) -> dict:
     """The tower shape keys every text encoder reads (``text_proj_dim``, ``tower_hidden``)."""
-    return {"proj_dim": int(config["text_proj_dim"] or 0), "hidden": int(config["tower_hidden"] or 0)}
+    return {"proj_dim": int(config["text_proj_dim"]), "hidden": int(config["tower_hidden"])}
 
 
 class ProfileAlignment(nn.Module):
     """kd (RLMRec-Con): InfoNCE between final CF embeddings and the profile
     tower's output; ``kd_weight``, ``kd_temperature``."""
+
+    KEYS = ("kd_weight", "kd_temperature")
 
     def __init__(self, config, profile: TextEncoder) -> None:
         super().__init__()
@@ -142,36 +149,46 @@ class ProfileAlignment(nn.Module):
 class PairwiseAlignment(nn.Module):
     """PA: InfoNCE between interaction intents ``r`` of the batch's nodes (on
     the intent-aware graph) and the intent tower's output;
-    ``kd_int_weight``, ``kd_int_temperature``, ``intent_num``, ``intent_neighbors``."""
+    ``kd_int_weight``, ``kd_int_temperature``, ``intent_num``, ``intent_neighbors``.
 
-    def __init__(self, config, n_users: int, edge_index: torch.Tensor) -> None:
+    ``shared_prototypes`` (a backbone's ``intent_prototypes``, for DCCF and
+    BIGCF) replaces the intent graph's own ``intent_num`` prototypes.
+    """
+
+    KEYS = ("kd_int_weight", "kd_int_temperature", "intent_num", "intent_neighbors")
+
+    def __init__(
+        self, config, n_users: int, edge_index: torch.Tensor,
+        shared_prototypes: Callable[[], Prototypes] | None = None,
+    ) -> None:
         super().__init__()
         self.weight = config["kd_int_weight"]
         self.temperature = config["kd_int_temperature"]
-        max_neighbors = int(config["intent_neighbors"] or 0)
+        max_neighbors = int(config["intent_neighbors"])
         if max_neighbors < 0:
             raise ValueError(f"intent_neighbors must be >= 0, got {max_neighbors}")
+        # intent_num is read only when the graph owns its prototypes
+        intent_num = config["intent_num"] if shared_prototypes is None else 0
         self.intent_graph = IntentGraph(
-            n_users, config["embedding_size"], config["intent_num"], edge_index, max_neighbors
+            n_users, config["embedding_size"], intent_num, edge_index, max_neighbors, shared_prototypes
         )
 
     @staticmethod
     def rows(batch: Batch, candidates: torch.Tensor) -> torch.Tensor:
         return torch.cat([candidates, batch.nodes])
 
-    def forward(
-        self, layers: list[torch.Tensor], intent: Rows, batch: Batch, candidates: torch.Tensor,
-        prototypes: Prototypes | None,
-    ) -> torch.Tensor:
+    def forward(self, layers: list[torch.Tensor], intent: Rows, batch: Batch, candidates: torch.Tensor) -> torch.Tensor:
         nodes = batch.nodes
         # r is only read at the batch's nodes: the intent graph computes just those rows
-        r = Rows(nodes, self.intent_graph(layers[:-1], nodes=nodes, prototypes=prototypes))
+        r = Rows(nodes, self.intent_graph(layers[:-1], nodes=nodes))
         return self.weight * info_nce_group(r, intent, batch, candidates, self.temperature)
 
 
 class AlignScope(nn.Module):
     """The rows TA and ITM read (``align_scope``): the batch's distinct real
     nodes, or every real node (the reference)."""
+
+    KEYS = ("align_scope",)
 
     def __init__(self, config, n_users: int, real_nodes: torch.Tensor) -> None:
         super().__init__()
@@ -191,6 +208,8 @@ class TranslationAlignment(nn.Module):
     tower's output to the final CF embeddings over the scope's rows;
     ``kd_int_weight_2``, ``ta_temperature``, ``align_chunk_size``."""
 
+    KEYS = ("kd_int_weight_2", "ta_temperature", "align_chunk_size")
+
     def __init__(self, config) -> None:
         super().__init__()
         self.weight = config["kd_int_weight_2"]
@@ -206,6 +225,8 @@ class TextMatching(nn.Module):
     """ITM: soft targets from an EMA teacher of the intent tower for the
     student's log-softmax, plus ``itm_ta_share`` of the weighted TA term;
     ``kd_int_weight_3``, ``itm_ta_share``, ``momentum``, ``teacher_reinit``."""
+
+    KEYS = ("kd_int_weight_3", "itm_ta_share", "momentum", "teacher_reinit")
 
     def __init__(self, config, student: TextTower) -> None:
         super().__init__()
@@ -234,6 +255,8 @@ class ProfileReconstruction(nn.Module):
     final embeddings back to their profile vectors (InfoNCE);
     ``recon_weight``, ``re_temperature``, ``mask_ratio``."""
 
+    KEYS = ("recon_weight", "re_temperature", "mask_ratio")
+
     def __init__(self, config, profile_vectors: torch.Tensor) -> None:
         super().__init__()
         self.weight = config["recon_weight"]
@@ -254,3 +277,15 @@ class ProfileReconstruction(nn.Module):
         decoded = self.decoder(final.index_select(0, seeds))
         target = self.profile_vectors.index_select(0, seeds)
         return self.weight * info_nce_sum(decoded, target, target, self.temperature) / seeds.numel()
+
+
+def keys_of(*terms) -> frozenset[str]:
+    """The config keys the given terms read (their ``KEYS``); strings are taken as keys."""
+    return frozenset(key for term in terms for key in ((term,) if isinstance(term, str) else term.KEYS))
+
+
+# every key of every text term: a model without a term does nothing with its keys
+TEXT_KEYS = keys_of(
+    *TEXT_INPUT_KEYS, Candidates, ProfileAlignment, PairwiseAlignment, AlignScope, TranslationAlignment,
+    TextMatching, ProfileReconstruction,
+)

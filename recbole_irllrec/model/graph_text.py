@@ -12,10 +12,13 @@ config key ``backbone``); the text terms are modules of
 =============  =====================================================
 
 Weights of terms outside a model are ignored, so one dataset file can carry
-every weight. A term whose weight is 0 is not built nor computed.
+every weight (:meth:`GraphTextRecommender.unread_keys` names them, so that a
+search does not tune them). A term whose weight is 0 is not built nor computed.
 """
 
 from __future__ import annotations
+
+from typing import Iterable
 
 import torch
 from recbole.model.abstract_recommender import GeneralRecommender
@@ -23,8 +26,8 @@ from recbole.model.loss import EmbLoss
 from recbole.utils import InputType
 
 from recbole_irllrec.data.text_features import load_text_matrices
-from recbole_irllrec.model.alignment import SCOPES, Batch, check_choice, tower_keys
-from recbole_irllrec.model.backbones import BACKBONES, EncoderOutput
+from recbole_irllrec.model.alignment import SCOPES, TEXT_KEYS, Batch, check_choice, tower_keys
+from recbole_irllrec.model.backbones import BACKBONES, EncoderOutput, GraphEncoder, unread_backbone_keys
 from recbole_irllrec.model.graph import bipartite_edges
 from recbole_irllrec.model.intent import Prototypes
 from recbole_irllrec.model.losses import bpr_loss, l2_norm_sq
@@ -36,6 +39,7 @@ class GraphTextRecommender(GeneralRecommender):
 
     input_type = InputType.PAIRWISE
     BACKBONE: str | None = None  # fixed by models named after their backbone (DCCF, BIGCF)
+    READS_TEXT_KEYS: frozenset[str] = frozenset()  # the text terms' keys this model reads (alignment.keys_of)
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
@@ -43,13 +47,11 @@ class GraphTextRecommender(GeneralRecommender):
         self.reg_weight = config["reg_weight"]
         self.reg_scope = check_choice(config, "reg_scope", SCOPES)
         self.require_pow = config["require_pow"]
-        backbone = self.BACKBONE or config["backbone"]
-        if backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {backbone!r}")
+        encoder = self.backbone_class(config)
 
         edge_index = bipartite_edges(dataset.inter_matrix(form="coo"), self.n_users)
         self.n_nodes = self.n_users + self.n_items
-        self.backbone = BACKBONES[backbone](config, self.n_users, self.n_items, edge_index)
+        self.backbone = encoder(config, self.n_users, self.n_items, edge_index)
         # real (non-padding) nodes: users 1.., items n_users + 1..
         self.register_buffer(
             "real_nodes",
@@ -65,6 +67,29 @@ class GraphTextRecommender(GeneralRecommender):
     def text_columns(cls, config) -> tuple[str, ...]:
         """The text-feature columns this model reads with ``config``'s weights."""
         return ()
+
+    @classmethod
+    def backbone_class(cls, config) -> type[GraphEncoder]:
+        """The encoder class of ``config``'s backbone (fixed for DCCF, BIGCF)."""
+        backbone = cls.BACKBONE or config["backbone"]
+        if backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {backbone!r}")
+        return BACKBONES[backbone]
+
+    @classmethod
+    def unread_keys(cls, config, keys: Iterable[str]) -> dict[str, str]:
+        """Of the config ``keys``, those this model does nothing with under
+        ``config``'s backbone, each with the reason: other backbones' keys, keys
+        the backbone ignores, keys of text terms the model does not have. A
+        search drops them from its space (:mod:`recbole_irllrec.tuning.space`)."""
+        keys = list(keys)
+        cls.backbone_class(config)  # an unknown backbone is refused here, before a search starts
+        unread = {key: f"{cls.__name__} has no text term that reads it" for key in keys
+                  if key in TEXT_KEYS and key not in cls.READS_TEXT_KEYS}
+        unread.update(unread_backbone_keys(cls.BACKBONE or config["backbone"], keys))
+        if cls.BACKBONE and "backbone" in keys:
+            unread["backbone"] = f"{cls.__name__} always uses the {cls.BACKBONE} backbone"
+        return unread
 
     def text_encoder(self, config, dataset, kind: str) -> TextEncoder:
         """The ``kind`` ("profile" or "intent") vectors of users and items and their tower."""
@@ -109,7 +134,8 @@ class GraphTextRecommender(GeneralRecommender):
 
     def intent_prototypes(self) -> Prototypes | None:
         """The ``(P_U, P_I)`` intents are weighed with: a backbone's native ones
-        (DCCF, BIGCF) first, else the pairwise term's own; None without either."""
+        (DCCF, BIGCF; the pairwise term then shares them), else the pairwise
+        term's own; None without either."""
         native = self.backbone.intent_prototypes()
         if native is not None:
             return native

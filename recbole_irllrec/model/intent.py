@@ -8,6 +8,8 @@ normalised (``D^-1``), and ``h^(l) = A~^(l) E^(l)``; the interaction intent is
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -42,17 +44,29 @@ def init_prototypes(embedding_size: int, intent_num: int) -> tuple[nn.Parameter,
 class IntentGraph(nn.Module):
     """Interaction intents ``r`` of chosen rows, on the intent-aware graph.
 
-    Owns its prototypes; a backbone's native ones (DCCF, BIGCF) can be passed
-    to :meth:`forward` instead.
+    Owns ``intent_num`` prototypes per side, unless ``shared_prototypes`` is
+    given: then it builds none and weighs intents with what that callable
+    returns (a backbone's native prototypes, DCCF's and BIGCF's, as the
+    authors' BIGCF variant does), so no unused prototypes are trained,
+    regularised or saved.
     """
 
     def __init__(
-        self, n_users: int, embedding_size: int, intent_num: int, edge_index: torch.Tensor, max_neighbors: int = 0
+        self,
+        n_users: int,
+        embedding_size: int,
+        intent_num: int,
+        edge_index: torch.Tensor,
+        max_neighbors: int = 0,
+        shared_prototypes: Callable[[], Prototypes] | None = None,
     ) -> None:
         super().__init__()
         self.n_users = n_users
         self.max_neighbors = max_neighbors
-        self.user_prototypes, self.item_prototypes = init_prototypes(embedding_size, intent_num)
+        # a plain attribute (a bound method): the owner's parameters stay out of this module's state dict
+        self.shared_prototypes = shared_prototypes
+        if shared_prototypes is None:
+            self.user_prototypes, self.item_prototypes = init_prototypes(embedding_size, intent_num)
         self.register_buffer("edge_index", edge_index, persistent=False)
         # start of each head's edges (edge_index is sorted by head): a row's edges are one slice
         n_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 0
@@ -60,6 +74,9 @@ class IntentGraph(nn.Module):
         self.register_buffer("row_start", torch.cat([counts.new_zeros(1), counts.cumsum(0)]), persistent=False)
 
     def prototypes(self) -> Prototypes:
+        """``(P_U, P_I)``: the shared ones if given, else its own."""
+        if self.shared_prototypes is not None:
+            return self.shared_prototypes()
         return self.user_prototypes, self.item_prototypes
 
     def _edges_of(self, nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,22 +99,16 @@ class IntentGraph(nn.Module):
             positions = torch.cat([positions, (start[capped, None] + draws.long()).flatten()])
         return self.edge_index[0, positions], self.edge_index[1, positions]
 
-    def forward(
-        self,
-        layer_embeddings: list[torch.Tensor],
-        nodes: torch.Tensor | None = None,
-        prototypes: Prototypes | None = None,
-    ) -> torch.Tensor:
+    def forward(self, layer_embeddings: list[torch.Tensor], nodes: torch.Tensor | None = None) -> torch.Tensor:
         """``r`` for ``nodes`` (sorted distinct node ids; default every node),
-        ``[len(nodes), d]``, from ``E^(0) .. E^(L-1)``; ``prototypes`` overrides
-        the own ``(P_U, P_I)``.
+        ``[len(nodes), d]``, from ``E^(0) .. E^(L-1)``.
 
         A row of the row-normalised graph depends only on its own edges, so the
         rows equal the full computation's; the cost follows the chosen rows'
         edges, not the graph's size. Intents are computed only for the nodes
         those edges touch.
         """
-        prototypes = prototypes if prototypes is not None else self.prototypes()
+        prototypes = self.prototypes()
         if nodes is None:
             nodes = torch.arange(layer_embeddings[0].shape[0], device=self.edge_index.device)
         head, tail = self._edges_of(nodes)

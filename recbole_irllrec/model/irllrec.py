@@ -21,9 +21,11 @@ the same space and aligned with the graph side
   intent tower, plus a 0.4 share of the weighted TA term (as the reference).
 
 TA and ITM work on every backbone (the reference has them on LightGCN only).
+With DCCF and BIGCF, PA weighs intents with the backbone's own prototypes
+(``dccf_intent_num`` / ``bigcf_intent_num`` of them) and ``intent_num`` is unused.
 The intent tower runs once per batch, over the union of the rows PA, TA and
-ITM read. Scalable (default) and faithful settings are listed in
-``properties/model/IRLLRec.yaml``.
+ITM read. The defaults (``properties/model/IRLLRec.yaml``) compute what the
+reference computes; ``properties/scalable.yaml`` makes a batch O(batch).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import torch
 
 from recbole_irllrec.data.text_features import INTENT_COLUMNS, PROFILE_COLUMNS
 from recbole_irllrec.model.alignment import (
+    TEXT_INPUT_KEYS,
     AlignScope,
     Candidates,
     PairwiseAlignment,
@@ -39,6 +42,7 @@ from recbole_irllrec.model.alignment import (
     Rows,
     TextMatching,
     TranslationAlignment,
+    keys_of,
     text_batch_size,
 )
 from recbole_irllrec.model.graph_text import GraphTextRecommender
@@ -48,6 +52,11 @@ INTENT_WEIGHTS = ("kd_int_weight", "kd_int_weight_2", "kd_int_weight_3")  # PA, 
 
 class IRLLRec(GraphTextRecommender):
     r"""IRLLRec on any graph backbone: BPR plus profile alignment, PA, TA and ITM."""
+
+    READS_TEXT_KEYS = keys_of(
+        *TEXT_INPUT_KEYS, Candidates, ProfileAlignment, PairwiseAlignment, AlignScope, TranslationAlignment,
+        TextMatching,
+    )
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
@@ -61,7 +70,9 @@ class IRLLRec(GraphTextRecommender):
             self.intent_text = self.text_encoder(config, dataset, "intent")
         self.pairwise_alignment = None
         if config["kd_int_weight"]:
-            self.pairwise_alignment = PairwiseAlignment(config, self.n_users, self.backbone.edge_index)
+            # DCCF's and BIGCF's prototypes serve PA too (as the authors' BIGCF variant): none of its own
+            shared = self.backbone.intent_prototypes if self.backbone.INTENT_NUM_KEY else None
+            self.pairwise_alignment = PairwiseAlignment(config, self.n_users, self.backbone.edge_index, shared)
         self.align_scope = AlignScope(config, self.n_users, self.real_nodes)
         self.translation_alignment = TranslationAlignment(config) if config["kd_int_weight_2"] else None
         self.text_matching = None
@@ -73,6 +84,18 @@ class IRLLRec(GraphTextRecommender):
         return (PROFILE_COLUMNS if config["kd_weight"] else ()) + (
             INTENT_COLUMNS if any(config[key] for key in INTENT_WEIGHTS) else ()
         )
+
+    @classmethod
+    def unread_keys(cls, config, keys) -> dict[str, str]:
+        keys = list(keys)
+        unread = super().unread_keys(config, keys)
+        encoder = cls.backbone_class(config)
+        if encoder.INTENT_NUM_KEY and "intent_num" in keys:
+            unread["intent_num"] = (
+                f"the {config['backbone']} backbone lends PA its own intent prototypes; "
+                f"their number is {encoder.INTENT_NUM_KEY}"
+            )
+        return unread
 
     def calculate_loss(self, interaction):
         self._reset_cache()
@@ -101,7 +124,7 @@ class IRLLRec(GraphTextRecommender):
             intent = Rows(rows, self.intent_text(rows))
 
         if self.pairwise_alignment is not None:
-            loss = loss + self.pairwise_alignment(output.layers, intent, batch, candidates, self.intent_prototypes())
+            loss = loss + self.pairwise_alignment(output.layers, intent, batch, candidates)
         ta = 0.0
         if self.translation_alignment is not None:
             ta = self.translation_alignment(intent, output.final, scope)

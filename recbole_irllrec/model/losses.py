@@ -6,6 +6,8 @@ temperature, summed over the anchors (the caller divides by the batch size).
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -120,10 +122,33 @@ def soft_target_cross_entropy(student_logits: torch.Tensor, teacher_logits: torc
 def two_view_info_nce(
     view1: torch.Tensor, view2: torch.Tensor, user: torch.Tensor, pos: torch.Tensor, n_users: int, temperature: float
 ) -> torch.Tensor:
-    """SGL / SimGCL view contrast: InfoNCE between two views of the batch's
-    distinct users and distinct positive items (the other view's rows of the same
-    nodes are the candidates), summed and divided by the batch size."""
+    """SGL / SimGCL view contrast, ``batch`` form: InfoNCE between two views of
+    the batch's distinct users and distinct positive items (the other view's rows
+    of the same nodes are the candidates), summed and divided by the batch size."""
     loss = view1.new_zeros(())
     for nodes in (torch.unique(user), torch.unique(pos) + n_users):
         loss = loss + info_nce_sum(view1[nodes], view2[nodes], view2[nodes], temperature)
     return loss / user.shape[0]
+
+
+def full_view_info_nce(
+    view1: torch.Tensor,
+    view2: torch.Tensor,
+    groups: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    temperature: float,
+    batch_size: int,
+) -> torch.Tensor:
+    """SGL / SimGCL view contrast, ``reference`` form (the IRLLRec authors'
+    ``sgl_int.py`` / ``simgcl_int.py``): for every ``(anchors, candidates)``
+    group, InfoNCE of the view-1 rows of ``anchors`` (one per batch row,
+    repeats counted) against their own view-2 rows, with the view-2 rows of
+    every ``candidates`` node in the denominator; summed over groups and
+    divided by ``batch_size``."""
+    loss = view1.new_zeros(())
+    for anchors, candidates in groups:
+        nodes, counts = torch.unique(anchors, return_counts=True)
+        loss = loss + info_nce_sum(
+            view1.index_select(0, nodes), view2.index_select(0, nodes), view2.index_select(0, candidates),
+            temperature, anchor_counts=counts,
+        )
+    return loss / batch_size

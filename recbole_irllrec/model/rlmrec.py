@@ -22,12 +22,21 @@ from __future__ import annotations
 import torch
 
 from recbole_irllrec.data.text_features import PROFILE_COLUMNS, load_text_matrices
-from recbole_irllrec.model.alignment import Candidates, ProfileAlignment, ProfileReconstruction, text_batch_size
+from recbole_irllrec.model.alignment import (
+    TEXT_INPUT_KEYS,
+    Candidates,
+    ProfileAlignment,
+    ProfileReconstruction,
+    keys_of,
+    text_batch_size,
+)
 from recbole_irllrec.model.graph_text import GraphTextRecommender
 
 
 class RLMRecCon(GraphTextRecommender):
     r"""RLMRec-Con: the backbone plus contrastive profile alignment."""
+
+    READS_TEXT_KEYS = keys_of(*TEXT_INPUT_KEYS, Candidates, ProfileAlignment)
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
@@ -54,6 +63,8 @@ class RLMRecCon(GraphTextRecommender):
 
 class RLMRecGen(GraphTextRecommender):
     r"""RLMRec-Gen: the backbone plus masked reconstruction of profile vectors."""
+
+    READS_TEXT_KEYS = keys_of(ProfileReconstruction)
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)

@@ -31,7 +31,7 @@ from recbole_irllrec.tuning.results import (
     write_best_config,
     write_table,
 )
-from recbole_irllrec.tuning.space import SpaceError, load_space
+from recbole_irllrec.tuning.space import SpaceError, drop_unread_keys, load_space
 from recbole_irllrec.tuning.trial import run_trial
 
 RESULTS_FILE = "results.csv"
@@ -180,6 +180,7 @@ def run_search(
             f"{settings.space_file}: {unknown} are not config keys of {config['model']} "
             "(not in RecBole's defaults, the plugin's property files or your config)"
         )
+    space = drop_unread_keys(settings.space_file, space, config.model_class, config)
     if not config["eval_step"] or config["eval_step"] <= 0:
         raise ValueError("a search needs validation: set eval_step >= 1")
     metric, mode = resolve_metric(config, settings.metric, settings.mode)

@@ -13,9 +13,19 @@
 
 Keys are RecBole config keys. ``grid`` multiplies the trial count: Tune runs
 ``num_samples`` trials for every grid combination.
+
+A key the chosen model does nothing with (a plugin model's ``unread_keys``:
+``intent_num`` with the DCCF or BIGCF backbone, whose prototype count is
+``dccf_intent_num`` / ``bigcf_intent_num``; another backbone's ``sgl_*`` keys;
+a text term's keys for a model without that term) is dropped from the space
+with a printed note, rather than refused: every trial would be the same along
+it (a grid of n values would run n identical trials), and a shared space file
+such as ``properties/hyper/IRLLRec.yaml`` stays usable with every backbone.
+A space with nothing left is refused.
 """
 from __future__ import annotations
 
+from collections import ChainMap
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +77,36 @@ def _domain(path: Path, key: str, spec: Any):
             raise SpaceError(f"{where}: loguniform needs low > 0, got {values!r}")
         return tune.loguniform(low, high)
     return tune.uniform(low, high)
+
+
+def offered_values(domain) -> list | None:
+    """The values a ``choice`` or ``grid`` domain offers (None for ranges)."""
+    if isinstance(domain, dict) and "grid_search" in domain:
+        return list(domain["grid_search"])
+    return list(domain.categories) if hasattr(domain, "categories") else None
+
+
+def drop_unread_keys(path: str | Path, space: dict[str, Any], model_class: type, config) -> dict[str, Any]:
+    """``space`` without the keys ``model_class`` does nothing with under
+    ``config``, each dropped with a printed note naming the key, the model,
+    the backbone and the reason. With ``backbone`` itself in the space, a key
+    is dropped only if no offered backbone reads it. Raises :class:`SpaceError`
+    when no key is left. Models without ``unread_keys`` (RecBole's) keep every key."""
+    unread_keys = getattr(model_class, "unread_keys", None)
+    if unread_keys is None:
+        return space
+    backbones = offered_values(space["backbone"]) if "backbone" in space else None
+    if backbones is None:
+        backbones = [config["backbone"]]
+    # every offered backbone's view of the config; a key is unread if unread under all of them
+    views = [unread_keys(ChainMap({"backbone": b}, config.final_config_dict), list(space)) for b in backbones]
+    dropped = {key: reason for key, reason in views[0].items() if all(key in view for view in views[1:])}
+    for key, reason in dropped.items():
+        under = backbones[0] if len(backbones) == 1 else f"any of {backbones}"
+        print(f"note: {path}: not searching {key!r}: {model_class.__name__} with backbone {under} "
+              f"does nothing with it ({reason})")
+    kept = {key: domain for key, domain in space.items() if key not in dropped}
+    if not kept:
+        raise SpaceError(f"{path}: none of its keys {sorted(space)} changes {model_class.__name__} "
+                         f"with backbone {backbones[0] if len(backbones) == 1 else backbones}; nothing to search")
+    return kept

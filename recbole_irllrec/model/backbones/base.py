@@ -38,7 +38,18 @@ class GraphEncoder(nn.Module):
     which RecBole's trainer calls at the start of every epoch. ``edge_index`` is the ``[2, 2E]``
     bipartite edge list from :func:`recbole_irllrec.model.graph.bipartite_edges`
     (items shifted by ``n_users``).
+
+    Three class attributes tell a search which keys a backbone reads
+    (:meth:`recbole_irllrec.model.graph_text.GraphTextRecommender.unread_keys`):
+    ``KEY_PREFIX``, the prefix of its own keys (every other backbone ignores
+    them); ``UNREAD_KEYS``, shared keys it ignores, each with the reason; and
+    ``INTENT_NUM_KEY``, the key of its native prototype count, set exactly when
+    :meth:`intent_prototypes` returns prototypes.
     """
+
+    KEY_PREFIX: str | None = None
+    UNREAD_KEYS: dict[str, str] = {}
+    INTENT_NUM_KEY: str | None = None
 
     def __init__(self, config, n_users: int, n_items: int, edge_index: torch.Tensor) -> None:
         super().__init__()

@@ -30,6 +30,9 @@ from recbole_irllrec.model.losses import info_nce_sum
 class BIGCFEncoder(LightGCNEncoder):
     """LightGCN propagation plus BIGCF's bilateral intents and reparameterisation."""
 
+    KEY_PREFIX = "bigcf_"
+    INTENT_NUM_KEY = "bigcf_intent_num"
+
     def __init__(self, config, n_users: int, n_items: int, edge_index: torch.Tensor) -> None:
         super().__init__(config, n_users, n_items, edge_index)
         self.intent_num = config["bigcf_intent_num"]

@@ -34,6 +34,10 @@ _VIEWS = ("intent", "gnn_aug", "intent_aug")
 class DCCFEncoder(GraphEncoder):
     """Disentangled intent-aware propagation with adaptive augmentation."""
 
+    KEY_PREFIX = "dccf_"
+    INTENT_NUM_KEY = "dccf_intent_num"
+    UNREAD_KEYS = {"layer_combine": "DCCF always sums its layers E^(0..L)"}
+
     def __init__(self, config, n_users: int, n_items: int, edge_index: torch.Tensor) -> None:
         super().__init__(config, n_users, n_items, edge_index)
         self.intent_num = config["dccf_intent_num"]

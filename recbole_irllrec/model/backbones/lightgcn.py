@@ -15,7 +15,7 @@ class LightGCNEncoder(GraphEncoder):
 
     def __init__(self, config, n_users: int, n_items: int, edge_index: torch.Tensor) -> None:
         super().__init__(config, n_users, n_items, edge_index)
-        self.layer_combine = config["layer_combine"] or "sum"
+        self.layer_combine = config["layer_combine"]
         if self.layer_combine not in ("sum", "mean"):
             raise ValueError(f"layer_combine must be 'sum' or 'mean', got {self.layer_combine!r}")
         self.user_embedding = nn.Embedding(n_users, self.embedding_size)

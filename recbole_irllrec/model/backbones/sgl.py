@@ -1,16 +1,24 @@
 """SGL as a graph encoder (Wu et al., "Self-supervised Graph Learning for
 Recommendation", SIGIR 2021).
 
-Two augmented views of the user-item graph are drawn once per training epoch
-(in :meth:`SGLEncoder.train`, which RecBole's trainer calls at the start of
-every epoch; ``eval()`` never resamples). The backbone loss propagates the
-ego embeddings of the batch's forward (``output.layers[0]``, so RLMRec-Gen's
-masked ego is used as is) on both views and contrasts the two final
-embeddings of the batch's distinct users and distinct positive items, each
-against the other view's embeddings of the same distinct nodes.
+The backbone loss propagates the ego embeddings of the batch's forward
+(``output.layers[0]``, so RLMRec-Gen's masked ego is used as is) on two
+augmented views of the user-item graph and contrasts the two final embeddings
+(:mod:`recbole_irllrec.model.backbones.contrast`). Scoring, BPR and the text
+terms use the clean propagation: three passes per batch, as the reference.
+
+``sgl_form`` chooses the contrast and when views are drawn:
+
+* ``batch``: views drawn once per training epoch (in :meth:`SGLEncoder.train`,
+  which RecBole's trainer calls at the start of every epoch; ``eval()`` never
+  resamples), the batch's distinct users and positive items as candidates;
+* ``reference`` (the IRLLRec authors' ``sgl_int.py``): two new views for every
+  batch, all users / all items of view 2 as candidates, negatives contrasted too.
 
 Augmentations (``sgl_aug_type``), all on the undirected interactions and
-re-normalised afterwards as in the SGL paper and RecBole's SGL:
+re-normalised afterwards as in the SGL paper and RecBole's SGL (in both forms;
+the reference instead drops directed entries of the normalised matrix without
+re-normalising, and its node dropout zeroes ego embeddings):
 
 * ``ED`` edge dropout: keep ``(1 - sgl_drop_ratio)`` of the interactions;
 * ``ND`` node dropout: drop ``sgl_drop_ratio`` of the users and of the items
@@ -22,9 +30,9 @@ from __future__ import annotations
 import torch
 
 from recbole_irllrec.model.backbones.base import EncoderOutput
+from recbole_irllrec.model.backbones.contrast import ViewContrast, check_form
 from recbole_irllrec.model.backbones.lightgcn import LightGCNEncoder
 from recbole_irllrec.model.graph import normalized_adjacency
-from recbole_irllrec.model.losses import two_view_info_nce
 
 AUG_TYPES = ("ED", "ND", "RW")
 
@@ -32,16 +40,20 @@ AUG_TYPES = ("ED", "ND", "RW")
 class SGLEncoder(LightGCNEncoder):
     """LightGCN plus SGL's two-view contrastive loss on dropped-out graphs."""
 
+    KEY_PREFIX = "sgl_"
+
     def __init__(self, config, n_users: int, n_items: int, edge_index: torch.Tensor) -> None:
         super().__init__(config, n_users, n_items, edge_index)
-        self.aug_type = str(config["sgl_aug_type"] or "ED").upper()
+        self.aug_type = str(config["sgl_aug_type"]).upper()
         if self.aug_type not in AUG_TYPES:
             raise ValueError(f"sgl_aug_type must be one of {AUG_TYPES}, got {config['sgl_aug_type']!r}")
         self.drop_ratio = float(config["sgl_drop_ratio"])
         if not 0.0 <= self.drop_ratio < 1.0:
             raise ValueError(f"sgl_drop_ratio must be in [0, 1), got {self.drop_ratio}")
         self.ssl_tau = float(config["sgl_ssl_tau"])
-        self.ssl_weight = float(config["sgl_ssl_weight"] or 0.0)
+        self.ssl_weight = float(config["sgl_ssl_weight"])
+        self.form = check_form(config, "sgl_form")
+        self.contrast = ViewContrast(self.form, self.ssl_tau, n_users, n_items, negatives=True)
         # each interaction once (user -> item: head < tail since items are shifted)
         undirected = edge_index[:, edge_index[0] < edge_index[1]]
         self.register_buffer("interactions", undirected.contiguous(), persistent=False)
@@ -74,13 +86,14 @@ class SGLEncoder(LightGCNEncoder):
         return [adj] * self.n_layers
 
     def resample(self) -> None:
-        """Draw two new views (called by :meth:`train` once per epoch)."""
+        """Draw two new views: by :meth:`train` once per epoch (``batch`` form)
+        or by :meth:`backbone_loss` for every batch (``reference`` form)."""
         with torch.no_grad():
             self.views = [self._sample_view(), self._sample_view()]
 
     def train(self, mode: bool = True):
         out = super().train(mode)
-        if mode and self.ssl_weight:
+        if mode and self.ssl_weight and self.form == "batch":
             self.resample()
         return out
 
@@ -101,5 +114,7 @@ class SGLEncoder(LightGCNEncoder):
     def backbone_loss(self, user, pos, neg, output: EncoderOutput):
         if not self.ssl_weight:
             return None
+        if self.form == "reference":
+            self.resample()
         view1, view2 = self.view_embeddings(output.layers[0])
-        return self.ssl_weight * two_view_info_nce(view1, view2, user, pos, self.n_users, self.ssl_tau)
+        return self.ssl_weight * self.contrast(view1, view2, user, pos, neg)
