@@ -5,6 +5,7 @@
     python run_recbole_irllrec.py --model=IRLLRec --dataset=ml-100k \\
         --tune properties/hyper/IRLLRec.yaml --num-samples 8 --epochs=30
     python run_recbole_irllrec.py --config_files saved/tune/<search>/best.yaml
+    python run_recbole_irllrec.py --model=DCCF --dataset=amazon-book --show_config
 
 Plugin models (IRLLRec) and RecBole's own models run through the same
 function. ``--config_files`` takes space-separated YAML files; any other
@@ -14,6 +15,8 @@ function. ``--config_files`` takes space-separated YAML files; any other
 features), built on first use under ``<data_path>/ml-100k`` and reused
 afterwards. ``--tune`` runs a Ray Tune search instead (options below) and
 writes ``results.csv`` and ``best.yaml``, which reruns the best trial.
+``--show_config`` prints every setting with its value and the file or layer
+that set it, and exits without loading data.
 
 Bad input (a refused setting, a malformed feature file, a checkpoint or
 search space that does not load) and a search whose every trial failed end
@@ -26,6 +29,8 @@ import sys
 import traceback
 
 from dataset_prep.embedded import prepare_embedded
+from recbole_irllrec.config import Config
+from recbole_irllrec.config_sources import format_sources
 from recbole_irllrec.quick_start import run_recbole_irllrec
 from recbole_irllrec.tuning.errors import SearchFailed
 from recbole_irllrec.tuning.cli import add_search_arguments, config_overrides, settings_from_args
@@ -40,10 +45,13 @@ def main() -> int:
     parser.add_argument("--dataset", "-d", type=str, default=None, help="dataset name (default: ml-100k)")
     parser.add_argument("--config_files", type=str, default=None, help="space-separated config files")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    parser.add_argument(
+        "--show_config", action="store_true", help="print every setting, its value and its source, and exit"
+    )
     add_search_arguments(parser)
     args, rest = parser.parse_known_args()
-    # RecBole's Config reads --key=value words from sys.argv: --debug is not one of them
-    sys.argv = [a for a in sys.argv if a != "--debug"]
+    # RecBole's Config reads --key=value words from sys.argv: these flags are not among them
+    sys.argv = [a for a in sys.argv if a not in ("--debug", "--show_config")]
     try:
         _run(args, rest)
     except (ValueError, FileNotFoundError, SearchFailed) as error:
@@ -56,6 +64,9 @@ def main() -> int:
 
 def _run(args: argparse.Namespace, rest: list[str]) -> None:
     config_files = args.config_files.strip().split(" ") if args.config_files else None
+    if args.show_config:
+        print(format_sources(Config(model=args.model, dataset=args.dataset, config_file_list=config_files)))
+        return
     if args.space_file is None:
         run_recbole_irllrec(
             model=args.model, dataset=args.dataset, config_file_list=config_files, prepare=prepare_embedded

@@ -76,6 +76,65 @@ def recorded_settings(checkpoint: dict, source) -> tuple[str, str, dict]:
     return model, dataset, settings
 
 
+# what RecBole computes while it builds a Config: rebuilt on reload, never restored
+DERIVED_KEYS = frozenset({
+    "model", "dataset", "data_path", "config_files", "MODEL_TYPE", "MODEL_INPUT_TYPE", "eval_type",
+    "valid_metric_bigger", "device", "single_spec", "local_rank", "valid_neg_sample_args", "test_neg_sample_args",
+})
+# where and how a run happens, not what it computes: today's values, never restored nor reported
+ENVIRONMENT_KEYS = frozenset({
+    "gpu_id", "use_gpu", "worker", "state", "show_progress", "verbose", "checkpoint_dir", "log_wandb",
+    "wandb_project", "nproc", "world_size", "offset", "ip", "port",
+})
+# RecBole rewrites a missing train_neg_sample_args to this; given back, it would be refused
+_NO_NEGATIVES = {"distribution": "none", "sample_num": "none", "alpha": "none", "dynamic": False, "candidate_num": 0}
+
+
+def recorded_property_values(checkpoint: dict, source) -> dict:
+    """The values the checkpoint's run took from property files: its recorded
+    final config less the user's settings, what RecBole derives and the
+    environment; checked to be plain data. Empty if the checkpoint recorded no
+    final config."""
+    record = checkpoint["config"]
+    final, external = record.get("final"), record.get("external") or {}
+    if final is None:
+        return {}
+    if not isinstance(final, dict):
+        raise CheckpointError(f"{source}: recorded 'final' config is not a dict")
+    values = {}
+    for key, value in final.items():
+        if key in DERIVED_KEYS or key in ENVIRONMENT_KEYS or key in external:
+            continue
+        check_plain(value, str(key), source)
+        values[key] = value
+    return values
+
+
+def as_property_values(recorded: dict) -> dict:
+    """``recorded`` as RecBole reads property values (its final forms read back)."""
+    values = dict(recorded)
+    if values.get("train_neg_sample_args") == _NO_NEGATIVES:
+        values["train_neg_sample_args"] = None
+    return values
+
+
+_MISSING = object()
+
+
+def config_drift(recorded: dict, today: dict, external: dict) -> list[tuple[str, object, object]]:
+    """``(key, recorded value, today's value)`` for every property-file key where the
+    checkpoint's recorded value differs from what today's property files give
+    (``today``: a plain final config built from the same user settings); a side
+    that lacks the key shows as ``'(not set)'``."""
+    skipped = DERIVED_KEYS | ENVIRONMENT_KEYS | set(external)
+    drift = []
+    for key in sorted((set(recorded) | set(today)) - skipped):
+        then, now = recorded.get(key, _MISSING), today.get(key, _MISSING)
+        if then != now or type(then) is not type(now):
+            drift.append((key, "(not set)" if then is _MISSING else then, "(not set)" if now is _MISSING else now))
+    return drift
+
+
 def plain(value):
     """``value`` as plain data: enums by name, anything unknown as its str."""
     if value is None or isinstance(value, (bool, int, float, str)):

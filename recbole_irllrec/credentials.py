@@ -25,6 +25,8 @@ SECRET_WORDS = frozenset(
 # words that do so only at the end: RecBole's own keys use "token" for categorical
 # features (convert_token_to_onehot), while hf_token, access_key, api-key are secrets
 SECRET_LAST_WORDS = frozenset({"key", "keys", "token", "tokens", "session"})
+# the plugin's own keys that end so but hold no secret (strict_keys: a bool, properties/overall.yaml)
+NOT_SECRET_KEYS = frozenset({"strict_keys"})
 # the shapes of common credentials, whatever key they come under
 TOKEN_PATTERNS = re.compile(
     r"""
@@ -53,6 +55,8 @@ def key_words(name: str) -> list[str]:
 
 def is_secret_key(name: str) -> bool:
     """Whether a key's name says it holds a credential."""
+    if name in NOT_SECRET_KEYS:
+        return False
     words = key_words(name)
     if words and (words[-1] in SECRET_LAST_WORDS or words[-1].endswith(("key", "token"))):
         return True

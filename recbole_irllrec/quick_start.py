@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+import warnings
 from logging import getLogger
 from typing import Callable, Optional
 
@@ -16,8 +18,16 @@ from recbole.data import data_preparation
 from recbole.data.dataset import Dataset
 from recbole.utils import ModelType, init_logger, init_seed, set_color
 
-from recbole_irllrec.checkpoint import check_numbers, load_checkpoint, recorded_settings
-from recbole_irllrec.config import Config, RecordedValues
+from recbole_irllrec.checkpoint import (
+    as_property_values,
+    check_numbers,
+    config_drift,
+    load_checkpoint,
+    plain,
+    recorded_property_values,
+    recorded_settings,
+)
+from recbole_irllrec.config import Config, ConfigError, RecordedValues, UnknownKeyWarning
 from recbole_irllrec.data import CheckedDataset, TextFeatureDataset
 from recbole_irllrec.data.masking import apply_test_masking
 from recbole_irllrec.data.text_features import configured_text_columns
@@ -58,6 +68,7 @@ def build_data_and_model(config: Config, prepare: Prepare = None):
     if prepare is not None:
         prepare(config)
     dataset = create_dataset(config)
+    refuse_saved_dataloaders(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     apply_test_masking(config, train_data, test_data)
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
@@ -142,17 +153,59 @@ def objective_function(
     }
 
 
+def refuse_saved_dataloaders(config: Config) -> None:
+    """RecBole's ``data_preparation`` unpickles ``<checkpoint_dir>/<dataset>-for-<model>-dataloader.pth``
+    whenever that file exists, whatever ``save_dataloaders`` says (RecBole itself writes
+    it with ``save_dataloaders: True``): refuse rather than train on stale, unvalidated data."""
+    path = os.path.join(config["checkpoint_dir"], f"{config['dataset']}-for-{config['model']}-dataloader.pth")
+    if os.path.exists(path):
+        raise ConfigError(
+            f"{path} exists: RecBole's data_preparation would unpickle these saved data loaders instead of "
+            "building them from the atomic files (skipping the text-feature validation, and unpickling can run "
+            "code). Remove the file or set another checkpoint_dir."
+        )
+
+
 def load_data_and_model(model_file: str, prepare: Prepare = None):
     """Rebuild config, data and model from a checkpoint of this plugin (loaded
-    with ``weights_only=True``), with the best parameters restored. The
-    recorded settings must be plain data and are taken as they are: a
+    with ``weights_only=True``), with the best parameters restored.
+
+    The config is the one the checkpoint was trained with: the user's recorded
+    settings over the property values recorded in the checkpoint (its final
+    config less what RecBole derives and the environment: device, logging,
+    paths), not today's property files. Every key where today's files would
+    give another value is logged as a warning and kept in
+    ``config.recorded_drift`` as ``(key, recorded, today)``.
+
+    The recorded settings must be plain data and are taken as they are: a
     checkpoint can hold a string, never code that runs."""
     checkpoint = load_checkpoint(model_file, map_location="cpu")
     model, dataset, settings = recorded_settings(checkpoint, model_file)
-    config = Config(model=model, dataset=dataset, config_dict=RecordedValues(settings))
-    check_numbers(settings, config.internal_config_dict, model_file)
+    recorded = recorded_property_values(checkpoint, model_file)
+    # what today's property files give for the same user settings (the comparison, and the expected types)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownKeyWarning)  # the rebuild below warns once
+        today = Config(model=model, dataset=dataset, config_dict=RecordedValues(settings, source=model_file))
+    check_numbers(settings, today.internal_config_dict, model_file)
+    check_numbers(recorded, today.internal_config_dict, model_file)
+    config = Config(
+        model=model,
+        dataset=dataset,
+        config_dict=RecordedValues(settings, source=model_file),
+        recorded=RecordedValues(as_property_values(recorded), source=model_file) if recorded else None,
+    )
+    drift = config_drift(recorded, plain(today.final_config_dict), settings) if recorded else []
+    config.recorded_drift = drift
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
+    if not recorded:
+        getLogger().warning(f"{model_file} records no final config: today's property files fill in the rest")
+    if drift:
+        getLogger().warning(
+            f"{model_file}: {len(drift)} setting(s) recorded in the checkpoint differ from today's property files; "
+            "the model is rebuilt with the recorded ones: "
+            + "; ".join(f"{key}: recorded {then!r}, today {now!r}" for key, then, now in drift)
+        )
     dataset, model, train_data, valid_data, test_data = build_data_and_model(config, prepare)
     model.load_state_dict(checkpoint["state_dict"])
     model.load_other_parameter(checkpoint.get("other_parameter"))

@@ -1,0 +1,83 @@
+"""The config keys RecBole and the plugin know, to catch a misspelt one.
+
+RecBole accepts any key: ``--kd_weigth=0.1`` is stored and never read, and the
+run trains with the default. A key is known when a RecBole or plugin property
+file defines it (any model's, any dataset's: a config file may serve several),
+or when RecBole sets or reads it at run time without a file default.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+from pathlib import Path
+
+import recbole
+import yaml
+
+from recbole_irllrec.properties_path import properties_dir
+
+_RECBOLE_PROPERTIES = Path(recbole.__file__).resolve().parent / "properties"
+# RecBole's property files that hold config keys (url.yaml / kg_url.yaml map dataset names to URLs)
+_RECBOLE_FILES = ("overall.yaml", "model/*.yaml", "dataset/sample.yaml", "dataset/ml-100k.yaml", "quick_start_config/*.yaml")
+# plugin property files that hold config keys (hyper/ holds search spaces over them)
+_PLUGIN_FILES = ("*.yaml", "backbone/*.yaml", "model/*.yaml", "model/*/*.yaml", "dataset/*.yaml")
+
+# Keys RecBole 1.2.1 derives while building a Config, or reads with config[...] without a
+# default in any property file (found in its source: configurator.py, quick_start.py,
+# data/, trainer/, evaluator/, model/).
+RECBOLE_RUNTIME_KEYS = frozenset({
+    # the Config itself, its callers and distributed runs
+    "model", "dataset", "config_files", "config_file", "MODEL_TYPE", "MODEL_INPUT_TYPE", "eval_type",
+    "device", "single_spec", "local_rank", "nproc", "world_size", "offset", "ip", "port", "verbose",
+    "valid_neg_sample_args", "test_neg_sample_args",
+    # deprecated, still read (RecBole warns itself)
+    "neg_sampling", "training_neg_sample_num",
+    # data loading, transforms, metrics, trainers and models
+    "encoding", "tail_ratio", "token_num_threshold", "xgb_early_stopping_rounds", "NEG_ITEMS", "POS_ITEMS",
+    "CROP_ITEM_SEQ", "CROP_ITEM_SEQ_LEN", "INVERSE_ITEM_SEQ", "MASK_INDEX", "MASK_ITEM_SEQ", "REORDER_ITEM_SEQ",
+    "feature_num", "has_residual", "cin", "contrast", "sim", "use_filter", "norm", "eta",
+})
+
+
+def _keys_of(folder: Path, patterns: tuple[str, ...]) -> set[str]:
+    keys: set[str] = set()
+    for pattern in patterns:
+        for path in folder.glob(pattern):
+            with open(path, encoding="utf-8") as handle:
+                values = yaml.safe_load(handle)
+            if isinstance(values, dict):
+                keys.update(str(key) for key in values)
+    return keys
+
+
+@functools.lru_cache(maxsize=4)
+def _known(plugin_root: str) -> frozenset[str]:
+    return frozenset(
+        _keys_of(_RECBOLE_PROPERTIES, _RECBOLE_FILES) | _keys_of(Path(plugin_root), _PLUGIN_FILES) | RECBOLE_RUNTIME_KEYS
+    )
+
+
+def known_keys() -> frozenset[str]:
+    """Every key a RecBole or plugin property file defines, plus RecBole's run-time keys."""
+    return _known(str(properties_dir()))
+
+
+def closest_key(key: str) -> str | None:
+    """The known key ``key`` most likely misspells, if any is close."""
+    matches = difflib.get_close_matches(key, known_keys(), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def unknown_key_message(key: str, layer: str) -> str:
+    suggestion = closest_key(key)
+    hint = f"did you mean '{suggestion}'?" if suggestion else "no known key is close"
+    return (
+        f"config key '{key}' (from {layer}) is defined by no model, backbone, dataset or RecBole default, "
+        f"so nothing reads it; {hint}"
+    )
+
+
+def unknown_keys(layers: list[tuple[str, dict]]) -> list[str]:
+    """A message for each key of the user's ``(layer label, values)`` that is not known."""
+    known = known_keys()
+    return [unknown_key_message(str(key), label) for label, values in layers for key in values if key not in known]
