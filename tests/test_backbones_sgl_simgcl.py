@@ -114,9 +114,10 @@ def test_sgl_views_follow_the_ego_passed_in(tiny_data, tmp_path):
 
 
 def test_simgcl_eps_zero_views_equal_and_loss_is_log_n(tiny_data, tmp_path):
-    # eps = 0: both views are LightGCN's layers 1..L; with a huge temperature
-    # every logit is ~0, so each anchor's InfoNCE is log(number of candidates)
-    model, batch, _ = _model_and_batch(tiny_data, tmp_path, "SimGCL", simgcl_eps=0.0, simgcl_cl_tau=1e6)
+    # the batch form. eps = 0: both views are LightGCN's layers 1..L; with a huge
+    # temperature every logit is ~0, so each anchor's InfoNCE is log(number of candidates)
+    model, batch, _ = _model_and_batch(tiny_data, tmp_path, "SimGCL", simgcl_eps=0.0, simgcl_cl_tau=1e6,
+                                       simgcl_form="batch")
     model.train()
     enc = model.backbone
     out = enc()
