@@ -100,6 +100,27 @@ def tiny_config(data_root: Path, tmp_path: Path, **overrides) -> dict:
     return config
 
 
+def count_backbone_calls(monkeypatch, encoder) -> dict:
+    """Count ``encoder.backbone_loss`` calls and, for SGL, view resamplings."""
+    calls = {"loss": 0, "resample": 0}
+    real_loss = encoder.backbone_loss
+
+    def counted_loss(self, *args):
+        calls["loss"] += 1
+        return real_loss(self, *args)
+
+    monkeypatch.setattr(encoder, "backbone_loss", counted_loss)
+    if hasattr(encoder, "resample"):
+        real_resample = encoder.resample
+
+        def counted_resample(self):
+            calls["resample"] += 1
+            real_resample(self)
+
+        monkeypatch.setattr(encoder, "resample", counted_resample)
+    return calls
+
+
 @pytest.fixture(autouse=True)
 def _clean_argv(monkeypatch, tmp_path):
     # RecBole's Config reads --key=value from sys.argv; keep pytest's flags out,

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from conftest import METRICS, TINY, model_config_batch, tiny_config
+from conftest import METRICS, TINY, count_backbone_calls, model_config_batch, tiny_config
 from recbole_irllrec.model.backbones import BACKBONES, LightGCNEncoder
 from recbole_irllrec.quick_start import run_recbole_irllrec
 
@@ -142,22 +142,7 @@ def test_simgcl_noise_has_norm_eps_and_sign_of_embedding(tiny_data, tmp_path):
 @pytest.mark.parametrize("model", ["GraphCF", "RLMRecCon", "RLMRecGen", "IRLLRec"])
 def test_one_epoch_end_to_end(tiny_data, tmp_path, monkeypatch, backbone, model):
     encoder = BACKBONES[backbone]
-    calls = {"loss": 0, "resample": 0}
-    real_loss = encoder.backbone_loss
-
-    def counted_loss(self, *args):
-        calls["loss"] += 1
-        return real_loss(self, *args)
-
-    monkeypatch.setattr(encoder, "backbone_loss", counted_loss)
-    if backbone == "SGL":
-        real_resample = encoder.resample
-
-        def counted_resample(self):
-            calls["resample"] += 1
-            real_resample(self)
-
-        monkeypatch.setattr(encoder, "resample", counted_resample)
+    calls = count_backbone_calls(monkeypatch, encoder)
     config = tiny_config(tiny_data, tmp_path, backbone=backbone, epochs=2)
     result = run_recbole_irllrec(model=model, dataset=TINY, config_dict=config)
     assert set(result["test_result"]) == METRICS

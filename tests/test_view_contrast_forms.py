@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from conftest import METRICS, TINY, tiny_config
+from conftest import METRICS, TINY, count_backbone_calls, tiny_config
 from recbole_irllrec.model.backbones import BACKBONES, SGLEncoder, SimGCLEncoder
 from recbole_irllrec.model.graph import bipartite_edges
 from recbole_irllrec.quick_start import run_recbole_irllrec
@@ -171,22 +171,7 @@ def test_unknown_form_is_refused(encoder, key):
 @pytest.mark.parametrize("model", ["GraphCF", "IRLLRec"])
 def test_reference_form_end_to_end(tiny_data, tmp_path, monkeypatch, backbone, key, model):
     encoder = BACKBONES[backbone]
-    calls = {"loss": 0, "resample": 0}
-    real_loss = encoder.backbone_loss
-
-    def counted_loss(self, *args):
-        calls["loss"] += 1
-        return real_loss(self, *args)
-
-    monkeypatch.setattr(encoder, "backbone_loss", counted_loss)
-    if backbone == "SGL":
-        real_resample = encoder.resample
-
-        def counted_resample(self):
-            calls["resample"] += 1
-            real_resample(self)
-
-        monkeypatch.setattr(encoder, "resample", counted_resample)
+    calls = count_backbone_calls(monkeypatch, encoder)
     config = tiny_config(tiny_data, tmp_path, backbone=backbone, epochs=2, **{key: "reference"})
     result = run_recbole_irllrec(model=model, dataset=TINY, config_dict=config)
     assert set(result["test_result"]) == METRICS
