@@ -100,6 +100,20 @@ def tiny_config(data_root: Path, tmp_path: Path, **overrides) -> dict:
     return config
 
 
+def train_tiny_irllrec(root: Path, **overrides) -> str:
+    """Train IRLLRec for one epoch on the tiny dataset already written under
+    ``root / "data"``, with log/ and saved/ under ``root`` (for module-scoped
+    fixtures, outside the per-test argv and working-directory fixture); returns
+    the checkpoint's path."""
+    from recbole_irllrec.quick_start import run_recbole_irllrec
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", ["pytest"])
+        patch.chdir(root)
+        result = run_recbole_irllrec(model="IRLLRec", dataset=TINY, config_dict=tiny_config(root / "data", root, **overrides))
+    return result["saved_model_file"]
+
+
 def count_backbone_calls(monkeypatch, encoder) -> dict:
     """Count ``encoder.backbone_loss`` calls and, for SGL, view resamplings."""
     calls = {"loss": 0, "resample": 0}

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY, model_config_batch, tiny_config, write_tiny_dataset
+from conftest import TINY, model_config_batch, train_tiny_irllrec, write_tiny_dataset
 from recbole_irllrec.__main__ import main
 from recbole_irllrec.analysis.embedding_plot import embedding_picture
 from recbole_irllrec.analysis.explain import UnknownUserError, prototypes_of, run_explain
 from recbole_irllrec.analysis.sparsity import evaluate_per_user, make_groups, run_sparsity, training_counts
-from recbole_irllrec.quick_start import load_data_and_model, run_recbole_irllrec
+from recbole_irllrec.quick_start import load_data_and_model
 from recbole_irllrec.utils import get_trainer
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -46,13 +46,7 @@ def checkpoint(workdir) -> str:
     (folder / f"{TINY}.user.texts.jsonl").write_text(
         json.dumps({"id": "u1", "profile": "a tiny profile", "intent": "likes tiny things", "evidence": []}) + "\n"
     )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sys, "argv", ["pytest"])
-        patch.chdir(root)
-        result = run_recbole_irllrec(
-            model="IRLLRec", dataset=TINY, config_dict=tiny_config(root / "data", root, intent_num=4)
-        )
-    return result["saved_model_file"]
+    return train_tiny_irllrec(root, intent_num=4)
 
 
 @pytest.fixture(scope="module")

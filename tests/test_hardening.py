@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import TINY, tiny_config, write_tiny_dataset
+from conftest import TINY, tiny_config, train_tiny_irllrec, write_tiny_dataset
 from recbole_irllrec.__main__ import main as analysis_main
 from recbole_irllrec.checkpoint import CheckpointError, load_checkpoint
 from recbole_irllrec.config import Config, ConfigError
@@ -27,11 +27,7 @@ def trained(tmp_path_factory) -> tuple[Path, str]:
     """A tiny IRLLRec checkpoint (1 epoch) and the folder it was trained in."""
     root = tmp_path_factory.mktemp("hardening")
     write_tiny_dataset(root / "data")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sys, "argv", ["pytest"])
-        patch.chdir(root)
-        result = run_recbole_irllrec(model="IRLLRec", dataset=TINY, config_dict=tiny_config(root / "data", root, intent_num=4))
-    return root, result["saved_model_file"]
+    return root, train_tiny_irllrec(root, intent_num=4)
 
 
 def _tampered(trained, tmp_path: Path, **external) -> Path:

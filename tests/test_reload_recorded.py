@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import TINY, tiny_config, write_tiny_dataset
+from conftest import train_tiny_irllrec, write_tiny_dataset
 from recbole_irllrec import properties_path
 from recbole_irllrec.checkpoint import CheckpointError, load_checkpoint
-from recbole_irllrec.quick_start import load_data_and_model, run_recbole_irllrec
+from recbole_irllrec.quick_start import load_data_and_model
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +19,8 @@ def trained(tmp_path_factory) -> tuple[Path, str]:
     """A tiny IRLLRec checkpoint (1 epoch) trained with the shipped property files."""
     root = tmp_path_factory.mktemp("recorded")
     write_tiny_dataset(root / "data")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sys, "argv", ["pytest"])
-        patch.chdir(root)
-        # intent_num and kd_weight come from properties/model/IRLLRec.yaml (128, 1e-2)
-        result = run_recbole_irllrec(model="IRLLRec", dataset=TINY, config_dict=tiny_config(root / "data", root))
-    return root, result["saved_model_file"]
+    # intent_num and kd_weight come from properties/model/IRLLRec.yaml (128, 1e-2)
+    return root, train_tiny_irllrec(root)
 
 
 @pytest.fixture
