@@ -68,8 +68,11 @@ def test_sigint_midway_caches_every_served_answer_and_exits_with_one_line(shop: 
     command = [sys.executable, "-m", "dataset_prep", "intents", str(shop), "--backend", "openai",
                "--model", "fake-model", "--concurrency", "4", "--max-retries", "0", "--timeout", "10"]
     with FakeOpenAI(slow_good(0.4)) as server:
+        # a shell's background job starts with SIGINT ignored, and Python then keeps it ignored:
+        # give the child the disposition an interactive Ctrl-C finds
         process = subprocess.Popen(command, env=subprocess_env(server), cwd=tmp_path, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
+                                   stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and server.count("chat", 200) < 6:
             assert process.poll() is None, process.communicate()
