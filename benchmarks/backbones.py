@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 python benchmarks/backbones.py --seeds 2020 --epochs 30 --jobs 2
     OMP_NUM_THREADS=1 python benchmarks/backbones.py --backbones SGL SimGCL --variants plain --seeds 2020 2021 2022 \\
         --set sgl_form=reference simgcl_form=reference     # a backbone option for every row
+    python benchmarks/backbones.py --summarise ~/.cache/recbole_irllrec/bench/results/backbones.csv
 
 Every (backbone, variant, seed) is one training run through ``runner.run_one``
 with the settings of ``configs/ml100k_shared.yaml`` and the dataset's protocol
@@ -18,7 +19,8 @@ backbone share them; the others use the shared 32-d, 3 layers. Text weights come
 from the property files (IRLLRec's ml-100k weights, chosen on validation);
 ``--set KEY=VALUE`` applies to every row, last.
 
-Prints mean ± sample std over seeds of test Recall@20 / NDCG@20, epochs and seconds
+Runs go seed by seed, so a stopped run's CSV holds whole seeds; ``--summarise``
+prints its table. Prints mean ± sample std over seeds of test Recall@20 / NDCG@20, epochs and seconds
 per training epoch per (backbone, variant), whether IRLLRec's intervals separate
 from its backbone's, and writes a CSV (one row per run).
 """
@@ -106,7 +108,16 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra settings for every row")
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="cache of datasets, logs, checkpoints")
     parser.add_argument("--csv", default=None, help="per-run rows (default <data-dir>/results/backbones.csv)")
+    parser.add_argument("--summarise", metavar="CSV", default=None,
+                        help="print the table of an earlier run's CSV and exit (trains nothing)")
     args = parser.parse_args()
+    if args.summarise:
+        import csv
+
+        with open(args.summarise, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        summarise(rows, [b for b in args.backbones if any(r["backbone"] == b for r in rows)], args.variants)
+        return
     sys.argv = sys.argv[:1]  # keep RecBole's Config from reading our flags
     warnings.filterwarnings("ignore", category=FutureWarning)  # RecBole's pandas idioms
 
@@ -118,9 +129,10 @@ def main() -> None:
     run_dir = enter_run_dir(data_dir, "backbones")
     extra = parse_sets(args.set)
     tasks = []
-    for backbone in args.backbones:
-        for variant in args.variants:
-            for seed in args.seeds:
+    # seed-major, so an interrupted run still holds whole seeds (see --summarise)
+    for seed in args.seeds:
+        for backbone in args.backbones:
+            for variant in args.variants:
                 config = {
                     **shared_settings(args.epochs, args.stopping_step),
                     **backbone_settings(backbone),
