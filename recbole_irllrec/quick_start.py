@@ -28,6 +28,7 @@ from recbole_irllrec.checkpoint import (
     recorded_settings,
 )
 from recbole_irllrec.config import Config, ConfigError, RecordedValues, UnknownKeyWarning
+from recbole_irllrec.console_log import init_console_logger
 from recbole_irllrec.data import CheckedDataset, TextFeatureDataset
 from recbole_irllrec.data.masking import apply_test_masking
 from recbole_irllrec.data.text_features import configured_text_columns
@@ -197,7 +198,7 @@ def load_data_and_model(model_file: str, prepare: Prepare = None):
     drift = config_drift(recorded, plain(today.final_config_dict), settings) if recorded else []
     config.recorded_drift = drift
     init_seed(config["seed"], config["reproducibility"])
-    init_logger(config)
+    init_console_logger(config)  # reading a checkpoint leaves no file in log/
     if not recorded:
         getLogger().warning(f"{model_file} records no final config: today's property files fill in the rest")
     if drift:

@@ -174,6 +174,16 @@ def test_embedding_picture_kinds(loaded, tiny_data, tmp_path):
         embedding_picture(plain, "umap")
 
 
+def test_reloading_and_the_commands_leave_no_log_files(checkpoint, tmp_path, capsys):
+    """RecBole's init_logger opens a file in log/ (empty at the analysis commands' level);
+    looking at a checkpoint must not leave one behind, nor TensorBoard event files."""
+    load_data_and_model(checkpoint)
+    assert main(["explain", "--model_file", checkpoint, "--user", "u2"]) == 0
+    assert main(["sparsity", "--model_file", checkpoint, "--out", str(tmp_path / "s")]) == 0
+    assert main(["embplot", "--model_file", checkpoint, "--sample", "20", "--out", str(tmp_path / "e.png")]) == 0
+    assert not (tmp_path / "log").exists() and not (tmp_path / "log_tensorboard").exists()
+
+
 def test_native_prototypes_win(tiny_data, tmp_path):
     _, model, _ = model_config_batch(tiny_data, tmp_path, "IRLLRec", backbone="DCCF", dccf_intent_num=3)
     user_p, item_p = prototypes_of(model)

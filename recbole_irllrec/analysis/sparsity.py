@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +108,27 @@ class _RowRecorder:
         return out
 
 
+class _NoTensorBoard:
+    """Stands in for RecBole's SummaryWriter: evaluation records nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+@contextmanager
+def _without_tensorboard():
+    """RecBole's Trainer opens a TensorBoard writer when it is built (a folder and an
+    event file under ./log_tensorboard/); the evaluation-only trainer here gets none."""
+    import recbole.trainer.trainer as recbole_trainer
+
+    real = recbole_trainer.get_tensorboard
+    recbole_trainer.get_tensorboard = lambda logger: _NoTensorBoard()
+    try:
+        yield
+    finally:
+        recbole_trainer.get_tensorboard = real
+
+
 @dataclass
 class PerUserEvaluation:
     """One full-sort evaluation kept per row: ``users[r]`` is the user of row ``r``."""
@@ -135,7 +157,8 @@ def evaluate_per_user(config, model, train_data, eval_data) -> PerUserEvaluation
             f"this checkpoint evaluates with {type(eval_data).__name__}"
         )
     base = get_trainer(config["MODEL_TYPE"], config["model"])
-    trainer = type(f"RowRecording{base.__name__}", (_RowRecorder, base), {})(config, model)
+    with _without_tensorboard():
+        trainer = type(f"RowRecording{base.__name__}", (_RowRecorder, base), {})(config, model)
     trainer.eval_collector.data_collect(train_data)  # what fit() does first (item counts for coverage metrics)
     overall = trainer.evaluate(eval_data, load_best_model=False)
     users = torch.cat(trainer.row_users).numpy()
