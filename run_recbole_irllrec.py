@@ -68,9 +68,11 @@ def _run(args: argparse.Namespace, rest: list[str]) -> None:
         print(format_sources(Config(model=args.model, dataset=args.dataset, config_file_list=config_files)))
         return
     if args.space_file is None:
-        run_recbole_irllrec(
+        result = run_recbole_irllrec(
             model=args.model, dataset=args.dataset, config_file_list=config_files, prepare=prepare_embedded
         )
+        # the last line, for scripts: "ls -t saved/" would pick whichever run ended last
+        print(f"checkpoint: {result['saved_model_file']}")
         return
     from recbole_irllrec.tuning.search import run_search
 
