@@ -5,6 +5,11 @@ loader refuses. Here the config is stored as plain data (the user's settings
 plus the final config for the record), so a checkpoint holds only tensors,
 numbers, strings, lists and dicts, and its top-level keys are checked against
 an allow-list.
+
+RecBole's own ``recbole.quick_start.load_data_and_model`` expects that pickled
+``Config`` and stops at ``KeyError: 'seed'`` (the seed is in the record's
+``final`` dict); plain data cannot make it fail more clearly, so the record
+names the loader that reads it (``load_with``).
 """
 from __future__ import annotations
 
@@ -16,7 +21,9 @@ import torch
 CHECKPOINT_KEYS = frozenset(
     {"config", "epoch", "cur_step", "best_valid_score", "state_dict", "other_parameter", "optimizer"}
 )
-CONFIG_KEYS = frozenset({"model", "dataset", "external", "final"})
+CONFIG_KEYS = frozenset({"model", "dataset", "external", "final", "load_with"})
+# the loader for these checkpoints, named in each one for whoever opens it by hand
+LOADER = "recbole_irllrec.quick_start.load_data_and_model"
 
 
 class CheckpointError(ValueError):
@@ -155,6 +162,7 @@ def config_record(config) -> dict:
         "dataset": config["dataset"],
         "external": plain(config.external_config_dict),
         "final": plain(config.final_config_dict),
+        "load_with": LOADER,
     }
 
 
