@@ -269,6 +269,41 @@ def test_offline_backend_writes_every_text_from_training_rows_only(shop: Path, t
     assert {p.name: p.read_bytes() for p in shop.glob("*.texts.jsonl")} == before
 
 
+# real ml-100k rows (RecBole's ml-100k.item): titles with periods and a parenthesised alias
+ML100K_ITEMS = {
+    "393": "Mrs. Doubtfire\t1993\tComedy",
+    "302": "L.A. Confidential\t1997\tCrime Film-Noir Mystery Thriller",
+    "474": "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb\t1963\tSci-Fi War",
+    "105": "Sgt. Bilko\t1996\tComedy",
+    "306": "Mrs. Brown (Her Majesty, Mrs. Brown)\t1997\tDrama Romance",
+}
+
+
+def test_offline_backend_quotes_whole_titles_with_periods(tmp_path: Path) -> None:
+    folder = tmp_path / "ml"
+    folder.mkdir()
+    items = ["item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"]
+    (folder / "ml.item").write_text("".join(items + [f"{i}\t{row}\n" for i, row in ML100K_ITEMS.items()]))
+    head = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+    train = ["1\t393\t5\t1\n", "1\t302\t4\t2\n", "1\t474\t1\t3\n", "1\t105\t2\t4\n", "2\t306\t5\t5\n"]
+    (folder / "ml.train.inter").write_text(head + "".join(train))
+    for part in ("valid", "test"):
+        (folder / f"ml.{part}.inter").write_text(head + "2\t393\t3\t9\n")
+    assert main(["intents", str(folder), "--backend", "offline"]) == 0
+    users = {r.id: r for r in read_text_records(folder / "ml.user.texts.jsonl")}
+    liked, disliked = users["1"].intent.split("; ")
+    assert '"Mrs. Doubtfire"' in liked and '"L.A. Confidential"' in liked
+    assert '"Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb"' in disliked
+    assert '"Sgt. Bilko"' in disliked
+    assert '"Mrs. Brown (Her Majesty, Mrs. Brown)"' in users["2"].intent
+    assert "with 1 training interaction," in users["2"].profile  # one, not "1 ... interactions"
+
+    # a user prompt names an item by its attributes when it has no summary
+    answer = OfflineChatBackend().complete(ChatRequest("user_intent", "u", (), {"interactions": [
+        {"item": "L.A. Confidential; 1997; Crime, Film-Noir", "rating": 5}]}))
+    assert '"L.A. Confidential"' in json.loads(answer.text)["intent"]
+
+
 def test_managed_folder_is_refused_and_out_dir_keeps_it_untouched(
     shop: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -10,6 +10,7 @@ attributes, training ratings decide what a user likes and dislikes.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..writers.english import join_words
@@ -26,7 +27,7 @@ class OfflineChatBackend:
     """Template writer behind the chat-backend interface; bump ``model`` when its output changes."""
 
     name = "offline"
-    model = "template-1"
+    model = "template-2"
     max_concurrency = 1
 
     def settings(self) -> dict[str, Any]:
@@ -54,6 +55,10 @@ def _attributes(item: dict[str, Any]) -> list[str]:
     tags = [str(v) for value in item.values() if isinstance(value, list) for v in value]
     others = [str(v) for f, v in item.items() if f not in NAME_FIELDS and not isinstance(v, list)]
     return (tags or others)[:MAX_ATTRIBUTES]
+
+
+# what _item_profile writes: the name, its attributes in parentheses, then _reception's "It has ..."
+_OWN_SUMMARY = re.compile(r"^(?P<name>.+?)(?: \([^()]*\))?\. It has ")
 
 
 def _reception(stats: dict[str, Any]) -> str:
@@ -106,10 +111,13 @@ def _split_by_rating(interactions: list[dict[str, Any]]) -> tuple[list[str], lis
     return liked[:MAX_EXAMPLES], disliked[:MAX_EXAMPLES]
 
 
-def _short(summary: str) -> str:
-    """First clause of an item summary (its name), quoted."""
-    head = summary.split(". ", 1)[0].split(" (", 1)[0].strip().rstrip(".")
-    return f'"{head}"'
+def _short(label: str) -> str:
+    """The item's name, quoted, from how a user prompt refers to it: this backend's own
+    summary (``<name> (<attributes>). It has ...``) or else its attributes joined by
+    ``'; '``. Never cut at a period: names have them ("Mrs. Doubtfire", "L.A. Confidential")."""
+    own = _OWN_SUMMARY.match(label)
+    head = own.group("name") if own else label.split("; ", 1)[0]
+    return f'"{head.strip()}"'
 
 
 def _user_profile(payload: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +125,8 @@ def _user_profile(payload: dict[str, Any]) -> dict[str, Any]:
     liked, _ = _split_by_rating(interactions)
     about = join_words([f"{k} {v}" for k, v in payload.get("user", {}).items()][:MAX_ATTRIBUTES])
     who = f"A user ({about})" if about else "A user"
-    seen = f"with {payload.get('interaction_count', len(interactions))} training interactions"
+    count = payload.get("interaction_count", len(interactions))
+    seen = f"with {count} training interaction{'s' if count != 1 else ''}"
     enjoys = f", likely to enjoy items like {join_words(liked)}" if liked else ""
     return {"summarization": f"{who} {seen}{enjoys}.", "reasoning": "Derived from the sampled interactions."}
 
