@@ -212,6 +212,16 @@ def test_texts_are_short_and_readable(built: Path) -> None:
     assert item_1.intent.startswith("Attracts viewers who") and "; unattractive to viewers who" in item_1.intent
 
 
+def test_titles_with_periods_stay_whole(built: Path) -> None:
+    """ml-100k's own titles: a period inside a title is no sentence end."""
+    items = {r.id: r for r in read_text_records(built / f"{ML100K}.item.texts.jsonl")}
+    assert items["393"].profile.startswith("Mrs. Doubtfire (1993) is ")
+    assert items["302"].profile.startswith("L.A. Confidential (1997) is ")
+    assert items["474"].profile.startswith("Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1963) is ")
+    quoted = " ".join(r.intent for r in read_text_records(built / f"{ML100K}.user.texts.jsonl"))
+    assert '"Mrs. Doubtfire"' in quoted and '"L.A. Confidential"' in quoted and '"Mrs"' not in quoted
+
+
 def test_tiny_source_edge_cases(tiny_source: Path, tmp_path: Path) -> None:
     folder = prepare_ml100k(tmp_path / "root", embedder=HashEmbedder(), source_dir=tiny_source)
     users = {r.id: r for r in read_text_records(folder / f"{ML100K}.user.texts.jsonl")}
