@@ -166,8 +166,16 @@ def config_record(config) -> dict:
     }
 
 
+def require_file(path: str | Path) -> None:
+    """Raise ``FileNotFoundError`` saying so unless ``path`` is a file: a typo is
+    no "not a checkpoint"."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such file: {path}" if not Path(path).exists() else f"not a file: {path}")
+
+
 def load_checkpoint(path: str | Path, map_location=None) -> dict:
     """Load a checkpoint written by this plugin, safely."""
+    require_file(path)
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError or RuntimeError

@@ -184,6 +184,14 @@ def test_reloading_and_the_commands_leave_no_log_files(checkpoint, tmp_path, cap
     assert not (tmp_path / "log").exists() and not (tmp_path / "log_tensorboard").exists()
 
 
+def test_a_missing_checkpoint_is_no_such_file(checkpoint, tmp_path, capsys):
+    missing = str(tmp_path / "saved" / "IRLLRec-missing.pth")
+    for argv in (["sparsity", "--model_file", checkpoint, missing], ["embplot", "--model_file", missing],
+                 ["explain", "--model_file", missing, "--user", "u1"]):
+        assert main(argv) == 2
+        assert capsys.readouterr().err.startswith(f"error: no such file: {missing}\n"), argv
+
+
 def test_native_prototypes_win(tiny_data, tmp_path):
     _, model, _ = model_config_batch(tiny_data, tmp_path, "IRLLRec", backbone="DCCF", dccf_intent_num=3)
     user_p, item_p = prototypes_of(model)

@@ -22,6 +22,7 @@ from recbole.evaluator.collector import DataStruct
 
 from recbole_irllrec.analysis.output import save_figure
 from recbole_irllrec.atomic_io import atomic_write_text
+from recbole_irllrec.checkpoint import require_file
 from recbole_irllrec.utils import get_trainer
 
 # data-struct entries with one row per evaluated user (see recbole.evaluator.collector)
@@ -258,6 +259,8 @@ def run_sparsity(
     """
     from recbole_irllrec.quick_start import load_data_and_model
 
+    for model_file in model_files:  # every one, before minutes go into loading the first
+        require_file(model_file)
     configs, loaded, counts, users = [], [], None, None
     for model_file in model_files:
         config, model, _, train_data, valid_data, test_data = load_data_and_model(model_file)
