@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from matplotlib.text import Text
 
 from conftest import TINY, model_config_batch, train_tiny_irllrec, write_tiny_dataset
 from recbole_irllrec.__main__ import main
@@ -190,6 +191,61 @@ def test_a_missing_checkpoint_is_no_such_file(checkpoint, tmp_path, capsys):
                  ["explain", "--model_file", missing, "--user", "u1"]):
         assert main(argv) == 2
         assert capsys.readouterr().err.startswith(f"error: no such file: {missing}\n"), argv
+
+
+def _extent(artist, renderer):
+    return artist.get_window_extent(renderer)
+
+
+def test_embedding_panels_keep_every_point_inside_with_a_margin(loaded):
+    from recbole_irllrec.analysis.embedding_plot import draw_picture
+
+    _, model, *_ = loaded
+    picture = embedding_picture(model, "pca", sample=0)
+    figure = draw_picture(picture, "IRLLRec on tiny")
+    for ax, kind in zip(figure.axes, picture.points):
+        xy = picture.points[kind]
+        for limits, values in ((ax.get_xlim(), xy[:, 0]), (ax.get_ylim(), xy[:, 1])):
+            margin = 0.04 * (values.max() - values.min())
+            assert limits[0] < values.min() - margin and values.max() + margin < limits[1], kind
+
+
+def test_the_missing_kinds_note_fits_the_figure_below_the_titles(tiny_data, tmp_path):
+    from recbole_irllrec.analysis.embedding_plot import draw_picture
+
+    _, plain, _ = model_config_batch(tiny_data, tmp_path, "GraphCF")
+    picture = embedding_picture(plain, "pca", sample=0)
+    figure = draw_picture(picture, "GraphCF on tiny: PCA, 68 users+items")
+    renderer = figure.canvas.get_renderer()
+    figure.draw(renderer)  # the layout runs at draw time
+    note = next(t for t in figure.findobj(Text) if "no profile embeddings" in t.get_text())
+    assert "no intent embeddings" in note.get_text()
+    box, frame = _extent(note, renderer), figure.bbox
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+    ax = figure.axes[0]
+    for other in (figure._suptitle, ax.title, ax):
+        assert not box.overlaps(_extent(other, renderer)), other
+    title = _extent(figure._suptitle, renderer)
+    assert frame.x0 <= title.x0 and title.x1 <= frame.x1 and not title.overlaps(_extent(ax.title, renderer))
+
+
+def test_sparsity_lines_one_colour_per_model_one_style_per_metric(checkpoint):
+    from recbole_irllrec.analysis.sparsity import draw_groups, plot_columns
+
+    table = run_sparsity([checkpoint, checkpoint], edges=[4])
+    columns = plot_columns(table, ["recall@20", "ndcg@20"])
+    figure = draw_groups(table, columns)
+    lines = {line.get_label(): line for line in figure.axes[1].get_lines()}
+    assert set(lines) == set(columns) and len(columns) == 4
+    models = sorted({c.rpartition(":")[0] for c in columns})
+    for column, line in lines.items():
+        model, _, metric = column.rpartition(":")
+        same_model = [lines[c] for c in columns if c.rpartition(":")[0] == model]
+        same_metric = [lines[c] for c in columns if c.rpartition(":")[2] == metric]
+        assert all(other.get_color() == line.get_color() for other in same_model)
+        assert all((o.get_linestyle(), o.get_marker()) == (line.get_linestyle(), line.get_marker()) for o in same_metric)
+    assert len({lines[c].get_color() for c in columns}) == len(models) == 2
+    assert len({(lines[c].get_linestyle(), lines[c].get_marker()) for c in columns}) == 2
 
 
 def test_native_prototypes_win(tiny_data, tmp_path):

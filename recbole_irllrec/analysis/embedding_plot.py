@@ -78,40 +78,71 @@ def embedding_picture(model, method: str = "pca", sample: int = 2000, seed: int 
     return EmbeddingPicture(points, real < n_users, notes)
 
 
-def _density(ax, xy: np.ndarray) -> None:
-    """Gaussian KDE contours of the points (skipped when they are degenerate)."""
+PAD = 0.08  # of each axis' span around the points: the outermost ones stay whole inside the frame
+NOTE_SIZE = 8  # points; the notes are wrapped to the figure's width at this size
+
+
+def _frame(xy: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``(xlim, ylim)``: the points' extent padded by :data:`PAD` on every side."""
+    low, high = xy.min(0), xy.max(0)
+    pad = np.where(high > low, (high - low) * PAD, 1.0)
+    return (low[0] - pad[0], high[0] + pad[0]), (low[1] - pad[1], high[1] + pad[1])
+
+
+def _density(ax, xy: np.ndarray, xlim, ylim) -> None:
+    """Gaussian KDE contours of the points over the whole panel (skipped when the points are degenerate)."""
     from scipy.stats import gaussian_kde
 
     try:
         kde = gaussian_kde(xy.T)
     except (np.linalg.LinAlgError, ValueError):
         return
-    (x0, y0), (x1, y1) = xy.min(0), xy.max(0)
-    gx, gy = np.mgrid[x0 : x1 : 80j, y0 : y1 : 80j]
+    gx, gy = np.mgrid[xlim[0] : xlim[1] : 80j, ylim[0] : ylim[1] : 80j]
     density = kde(np.vstack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
     ax.contourf(gx, gy, density, levels=8, cmap="Greens", alpha=0.45)
     ax.contour(gx, gy, density, levels=8, colors="darkgreen", linewidths=0.4)
 
 
-def plot_picture(picture: EmbeddingPicture, path: str, title: str = "") -> None:
-    """One panel per embedding kind: KDE density, users and items as dots."""
+def _wrapped(text: str, width_inches: float, size: float) -> str:
+    """``text`` broken into lines that fit ``width_inches`` at font ``size`` (about 0.6 em a character)."""
+    import textwrap
+
+    return textwrap.fill(text, width=max(20, int(width_inches * 72 / (0.6 * size))))
+
+
+def draw_picture(picture: EmbeddingPicture, title: str = ""):
+    """One panel per embedding kind: KDE density, users and items as dots; the
+    notes on missing kinds go below the panels."""
     import matplotlib.pyplot as plt
 
     kinds = list(picture.points)
-    figure, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 4.2), squeeze=False)
+    width = 4.2 * len(kinds)
+    # constrained layout keeps the title, the panels' titles and the notes apart
+    figure, axes = plt.subplots(1, len(kinds), figsize=(width, 4.2), squeeze=False, layout="constrained")
     for ax, kind in zip(axes[0], kinds):
         xy = picture.points[kind]
-        _density(ax, xy)
+        xlim, ylim = _frame(xy)
+        _density(ax, xy, xlim, ylim)
         ax.scatter(*xy[picture.is_user].T, s=3, alpha=0.5, color="#1f77b4", label="users")
         ax.scatter(*xy[~picture.is_user].T, s=3, alpha=0.5, color="#ff7f0e", label="items")
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
         ax.set_title(f"{kind} embeddings", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0][0].legend(loc="upper right", fontsize=8, markerscale=3)
-    heading = title + ("\n" + "; ".join(picture.notes) if picture.notes else "")
-    if heading:
-        figure.suptitle(heading, fontsize=10)
-    save_figure(figure, path)
+    if title:
+        figure.suptitle(_wrapped(title, width, 10), fontsize=10)
+    if picture.notes:
+        # the figure's x label slot: below the panels, and the layout makes room for it
+        notes = "\n".join(_wrapped(note, width, NOTE_SIZE) for note in picture.notes)
+        figure.supxlabel(notes, fontsize=NOTE_SIZE, color="#555555")
+    return figure
+
+
+def plot_picture(picture: EmbeddingPicture, path: str, title: str = "") -> None:
+    """:func:`draw_picture`, saved as a PNG at ``path``."""
+    save_figure(draw_picture(picture, title), path)
 
 
 def run_embplot(model_file: str, out: str, method: str = "pca", sample: int = 2000, seed: int = 0) -> EmbeddingPicture:

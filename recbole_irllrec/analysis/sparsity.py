@@ -185,7 +185,12 @@ def group_table(groups: list[Group], evaluations: dict[str, PerUserEvaluation]) 
     return pd.DataFrame(rows).astype({"low": "Int64", "high": "Int64"})  # integer bounds despite the empty ones
 
 
-def plot_groups(table: pd.DataFrame, metrics: list[str], path: str, title: str = "") -> None:
+# lines against the light-blue bars; the styles tell a model's metrics apart
+MODEL_COLOURS = ("#d62728", "#1f4e9c", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+METRIC_STYLES = ("-", "--", ":", "-.")
+
+
+def draw_groups(table: pd.DataFrame, metrics: list[str], title: str = ""):
     """Bars: users per group (left axis); lines: ``metrics`` per group (right axis)."""
     import matplotlib.pyplot as plt
 
@@ -197,8 +202,16 @@ def plot_groups(table: pd.DataFrame, metrics: list[str], path: str, title: str =
     bars.set_xlabel("training interactions per user")
     bars.set_xticks(x, groups["group"])
     lines = bars.twinx()
-    for k, metric in enumerate(metrics):
-        lines.plot(x, groups[metric], marker="os^Dv"[k % 5], label=metric)
+    # a colour per model, a line style and marker per metric: models compare at a glance
+    models = list(dict.fromkeys(column.rpartition(":")[0] for column in metrics))
+    kinds = list(dict.fromkeys(column.rpartition(":")[2] for column in metrics))
+    for column in metrics:
+        model, _, metric = column.rpartition(":")
+        k = kinds.index(metric)
+        lines.plot(
+            x, groups[column], color=MODEL_COLOURS[models.index(model) % len(MODEL_COLOURS)],
+            linestyle=METRIC_STYLES[k % len(METRIC_STYLES)], marker="os^Dv"[k % 5], label=column,
+        )
     lines.set_ylabel("metric")
     lines.set_ylim(bottom=0)
     handles = bars.get_legend_handles_labels()[0] + lines.get_legend_handles_labels()[0]
@@ -209,7 +222,12 @@ def plot_groups(table: pd.DataFrame, metrics: list[str], path: str, title: str =
     )
     if title:
         bars.set_title(title, fontsize=10)
-    save_figure(figure, path)
+    return figure
+
+
+def plot_groups(table: pd.DataFrame, metrics: list[str], path: str, title: str = "") -> None:
+    """:func:`draw_groups`, saved as a PNG at ``path``."""
+    save_figure(draw_groups(table, metrics, title), path)
 
 
 def default_plot_metrics(table: pd.DataFrame) -> list[str]:
