@@ -20,6 +20,7 @@ from recbole_irllrec.config_sources import (
 from recbole_irllrec.credentials import secret_arguments, secret_findings
 from recbole_irllrec.known_keys import unknown_keys
 from recbole_irllrec.utils import get_model
+from recbole_irllrec.value_checks import first_problem
 
 EMBEDDED_DATASET = "ml-100k"
 # what runs when neither an argument nor a config file names a model or dataset
@@ -195,6 +196,10 @@ class Config(RecBoleConfig):
     def _get_final_config_dict(self):
         final = super()._get_final_config_dict()
         self._check_user_keys(final)
+        # before anything is logged or loaded: `--epochs=abc` would fail in the trainer
+        problem = first_problem(self.external_config_dict, self.internal_config_dict, self.sources.source_of)
+        if problem is not None:
+            raise ConfigError(problem)
         return final
 
     def _check_user_keys(self, final: dict) -> None:
