@@ -29,6 +29,7 @@ from recbole_irllrec.checkpoint import (
 )
 from recbole_irllrec.config import Config, ConfigError, RecordedValues, UnknownKeyWarning
 from recbole_irllrec.data import CheckedDataset, TextFeatureDataset
+from recbole_irllrec.data.found import check_dataset_found
 from recbole_irllrec.data.masking import apply_test_masking
 from recbole_irllrec.data.text_features import configured_text_columns
 from recbole_irllrec.utils import get_model, get_trainer
@@ -87,6 +88,7 @@ def run_recbole_irllrec(
     """Train and test one model (plugin or RecBole) on one dataset, logging as
     RecBole's ``run_recbole`` does; returns the same result dict."""
     config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
+    check_dataset_found(config)  # before the log and the data loading
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     logger = getLogger()

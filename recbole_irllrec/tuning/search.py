@@ -22,6 +22,7 @@ from recbole.evaluator.register import metric_types, smaller_metrics
 from recbole.utils import EvaluatorType
 
 from recbole_irllrec.config import Config
+from recbole_irllrec.data.found import check_dataset_found
 from recbole_irllrec.tuning.errors import SearchFailed
 from recbole_irllrec.tuning.results import (
     ERROR,
@@ -174,6 +175,7 @@ def run_search(
     config_files = [str(Path(f).absolute()) for f in config_file_list or []]
     with _visible_devices_kept():
         config = Config(model=model, dataset=dataset, config_file_list=config_files or None, config_dict=config_dict)
+    check_dataset_found(config)
     unknown = sorted(k for k in space if k not in config.final_config_dict)
     if unknown:
         raise SpaceError(
