@@ -9,6 +9,7 @@ import warnings
 import yaml
 from recbole.config import Config as RecBoleConfig
 
+from recbole_irllrec.config_summary import config_summary
 from recbole_irllrec.config_sources import (
     COMMAND_LINE,
     CONFIG_DICT,
@@ -101,6 +102,10 @@ class Config(RecBoleConfig):
         # on reload, (key, recorded, today) where today's property files differ (quick_start.load_data_and_model)
         self.recorded_drift: list[tuple[str, object, object]] = []
         super().__init__(model, dataset, config_file_list, config_dict)
+
+    def __str__(self) -> str:
+        # what a run logs: the settings in force, not every key held (see config_summary)
+        return config_summary(self)
 
     def source_of(self, key: str) -> str | None:
         """The layer that set ``key`` (a property file, a user config file,
