@@ -33,6 +33,7 @@ from recbole_irllrec.command_line import config_words
 from recbole_irllrec.config import Config
 from recbole_irllrec.config_sources import format_sources
 from recbole_irllrec.quick_start import run_recbole_irllrec
+from recbole_irllrec.quiet import silence_known_warnings
 from recbole_irllrec.tuning.errors import SearchFailed
 from recbole_irllrec.tuning.cli import add_search_arguments, settings_from_args
 
@@ -42,6 +43,7 @@ RECBOLE_READS = ("model", "dataset", "config_files")
 
 def main() -> int:
     """Run (or search), return the exit status."""
+    silence_known_warnings()
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
+import colorama
 import pandas as pd
 import ray
 from ray import air, tune
@@ -205,7 +206,9 @@ def run_search(
     if started_here:
         ray.init(address=settings.address, include_dashboard=False)
     try:
-        grid = _tuner(settings, config, space, fixed, config_files, metric, mode, out).fit()
+        # Ray colours its workers' log prefixes whatever the stream: colorama strips them where it is no terminal
+        with colorama.colorama_text():
+            grid = _tuner(settings, config, space, fixed, config_files, metric, mode, out).fit()
     finally:
         if started_here:
             ray.shutdown()
