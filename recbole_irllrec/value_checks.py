@@ -26,6 +26,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "reg_scope": SCOPES,
 }
 
+# keys with a lower bound (checked once the type is right)
+AT_LEAST: dict[str, tuple[int, str]] = {"threads": (0, "0 (torch's default) or more")}
+
 _KINDS: dict[str, tuple[str, Callable[[object], bool]]] = {
     "bool": ("True or False", lambda v: isinstance(v, bool)),
     "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
@@ -48,7 +51,11 @@ def value_problem(key: str, value: object, default: object) -> str | None:
     if kind is None:
         return None
     expected, accepts = _KINDS[kind]
-    return None if accepts(value) else f"expected {expected} (default: {default!r})"
+    if not accepts(value):
+        return f"expected {expected} (default: {default!r})"
+    if key in AT_LEAST and value < AT_LEAST[key][0]:
+        return f"expected {AT_LEAST[key][1]}"
+    return None
 
 
 def first_problem(values: dict, defaults: dict, source_of: Callable[[str], str | None]) -> str | None:
