@@ -21,6 +21,9 @@ that set it, and exits without loading data.
 Bad input (a refused setting, a malformed feature file, a checkpoint or
 search space that does not load) and a search whose every trial failed end
 with one ``error:`` line and a non-zero exit; ``--debug`` shows the traceback.
+An unknown model, a value of the wrong type or outside its choices, a dataset
+without atomic files and a word that is not ``--key=value`` (``--epochs 1``)
+are refused before the config is logged or any data is loaded.
 """
 from __future__ import annotations
 
