@@ -21,6 +21,9 @@ that set it, and exits without loading data.
 Bad input (a refused setting, a malformed feature file, a checkpoint or
 search space that does not load) and a search whose every trial failed end
 with one ``error:`` line and a non-zero exit; ``--debug`` shows the traceback.
+An unknown model, a value of the wrong type or outside its choices, a dataset
+without atomic files and a word that is not ``--key=value`` (``--epochs 1``)
+are refused before the config is logged or any data is loaded.
 """
 from __future__ import annotations
 
@@ -29,15 +32,21 @@ import sys
 import traceback
 
 from dataset_prep.embedded import prepare_embedded
+from recbole_irllrec.command_line import config_words
 from recbole_irllrec.config import Config
 from recbole_irllrec.config_sources import format_sources
 from recbole_irllrec.quick_start import run_recbole_irllrec
+from recbole_irllrec.quiet import silence_known_warnings
 from recbole_irllrec.tuning.errors import SearchFailed
-from recbole_irllrec.tuning.cli import add_search_arguments, config_overrides, settings_from_args
+from recbole_irllrec.tuning.cli import add_search_arguments, settings_from_args
+
+# the script's options that are also config keys (RecBole records them as given on the command line)
+RECBOLE_READS = ("model", "dataset", "config_files")
 
 
 def main() -> int:
     """Run (or search), return the exit status."""
+    silence_known_warnings()
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -50,10 +59,12 @@ def main() -> int:
     )
     add_search_arguments(parser)
     args, rest = parser.parse_known_args()
-    # RecBole's Config reads --key=value words from sys.argv: these flags are not among them
-    sys.argv = [a for a in sys.argv if a not in ("--debug", "--show_config")]
     try:
-        _run(args, rest)
+        overrides = config_words(rest)  # before any work: `--epochs 1` would otherwise be dropped
+        # RecBole's Config reads sys.argv: only config keys, the script's own settings spelt --key=value
+        given = {key: getattr(args, key) for key in RECBOLE_READS if getattr(args, key) is not None}
+        sys.argv = [sys.argv[0], *(f"--{key}={value}" for key, value in given.items()), *rest]
+        _run(args, overrides)
     except (ValueError, FileNotFoundError, SearchFailed) as error:
         if args.debug:
             traceback.print_exc()
@@ -62,7 +73,7 @@ def main() -> int:
     return 0
 
 
-def _run(args: argparse.Namespace, rest: list[str]) -> None:
+def _run(args: argparse.Namespace, overrides: dict[str, str]) -> None:
     config_files = args.config_files.strip().split(" ") if args.config_files else None
     if args.show_config:
         print(format_sources(Config(model=args.model, dataset=args.dataset, config_file_list=config_files)))
@@ -76,7 +87,6 @@ def _run(args: argparse.Namespace, rest: list[str]) -> None:
         return
     from recbole_irllrec.tuning.search import run_search
 
-    overrides = config_overrides(rest)
     # the overrides travel to the trials explicitly; Config must not also read the search flags
     sys.argv = sys.argv[:1]
     run_search(

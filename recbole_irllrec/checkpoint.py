@@ -90,7 +90,7 @@ DERIVED_KEYS = frozenset({
 })
 # where and how a run happens, not what it computes: today's values, never restored nor reported
 ENVIRONMENT_KEYS = frozenset({
-    "gpu_id", "use_gpu", "worker", "state", "show_progress", "verbose", "checkpoint_dir", "log_wandb",
+    "gpu_id", "use_gpu", "worker", "threads", "state", "show_progress", "verbose", "checkpoint_dir", "log_wandb",
     "wandb_project", "nproc", "world_size", "offset", "ip", "port",
 })
 # RecBole rewrites a missing train_neg_sample_args to this; given back, it would be refused

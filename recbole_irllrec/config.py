@@ -9,6 +9,7 @@ import warnings
 import yaml
 from recbole.config import Config as RecBoleConfig
 
+from recbole_irllrec.config_summary import config_summary
 from recbole_irllrec.config_sources import (
     COMMAND_LINE,
     CONFIG_DICT,
@@ -20,6 +21,7 @@ from recbole_irllrec.config_sources import (
 from recbole_irllrec.credentials import secret_arguments, secret_findings
 from recbole_irllrec.known_keys import unknown_keys
 from recbole_irllrec.utils import get_model
+from recbole_irllrec.value_checks import first_problem
 
 EMBEDDED_DATASET = "ml-100k"
 # what runs when neither an argument nor a config file names a model or dataset
@@ -100,6 +102,10 @@ class Config(RecBoleConfig):
         # on reload, (key, recorded, today) where today's property files differ (quick_start.load_data_and_model)
         self.recorded_drift: list[tuple[str, object, object]] = []
         super().__init__(model, dataset, config_file_list, config_dict)
+
+    def __str__(self) -> str:
+        # what a run logs: the settings in force, not every key held (see config_summary)
+        return config_summary(self)
 
     def source_of(self, key: str) -> str | None:
         """The layer that set ``key`` (a property file, a user config file,
@@ -195,6 +201,10 @@ class Config(RecBoleConfig):
     def _get_final_config_dict(self):
         final = super()._get_final_config_dict()
         self._check_user_keys(final)
+        # before anything is logged or loaded: `--epochs=abc` would fail in the trainer
+        problem = first_problem(self.external_config_dict, self.internal_config_dict, self.sources.source_of)
+        if problem is not None:
+            raise ConfigError(problem)
         return final
 
     def _check_user_keys(self, final: dict) -> None:

@@ -39,22 +39,53 @@ RECBOLE_RUNTIME_KEYS = frozenset({
 })
 
 
-def _keys_of(folder: Path, patterns: tuple[str, ...]) -> set[str]:
-    keys: set[str] = set()
+def _values_of(folder: Path, patterns: tuple[str, ...]) -> dict[str, list]:
+    """Every value each key has in the files, across files."""
+    found: dict[str, list] = {}
     for pattern in patterns:
         for path in folder.glob(pattern):
             with open(path, encoding="utf-8") as handle:
                 values = yaml.safe_load(handle)
             if isinstance(values, dict):
-                keys.update(str(key) for key in values)
-    return keys
+                for key, value in values.items():
+                    found.setdefault(str(key), []).append(value)
+    return found
 
 
 @functools.lru_cache(maxsize=4)
 def _known(plugin_root: str) -> frozenset[str]:
     return frozenset(
-        _keys_of(_RECBOLE_PROPERTIES, _RECBOLE_FILES) | _keys_of(Path(plugin_root), _PLUGIN_FILES) | RECBOLE_RUNTIME_KEYS
+        set(_values_of(_RECBOLE_PROPERTIES, _RECBOLE_FILES)) | set(_values_of(Path(plugin_root), _PLUGIN_FILES))
+        | RECBOLE_RUNTIME_KEYS
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _kinds(plugin_root: str) -> dict[str, str]:
+    plugin = _values_of(Path(plugin_root), _PLUGIN_FILES)
+    # files whose integers are integers; a RecBole model file writes `global_ratio: 1` for a float
+    exact = set(plugin) | set(_values_of(_RECBOLE_PROPERTIES, ("overall.yaml",)))
+    every = _values_of(_RECBOLE_PROPERTIES, _RECBOLE_FILES)
+    for key, values in plugin.items():
+        every.setdefault(key, []).extend(values)
+    kinds = {}
+    for key, values in every.items():
+        types = {type(value) for value in values}
+        if types == {bool}:
+            kinds[key] = "bool"
+        elif types == {int} and key in exact:
+            kinds[key] = "int"
+        elif types <= {int, float}:
+            kinds[key] = "number"
+    return kinds
+
+
+def default_kinds() -> dict[str, str]:
+    """For each key whose defaults, in every property file, are all booleans
+    or all numbers: ``"bool"``, ``"int"`` (integers in the plugin's files or
+    RecBole's overall.yaml) or ``"number"``. Keys with other defaults (strings,
+    lists, None) are absent: their values are not checked by type."""
+    return _kinds(str(properties_dir()))
 
 
 def known_keys() -> frozenset[str]:

@@ -14,6 +14,7 @@ import warnings
 from logging import getLogger
 from typing import Callable, Optional
 
+import torch
 from recbole.data import data_preparation
 from recbole.data.dataset import Dataset
 from recbole.utils import ModelType, init_logger, init_seed, set_color
@@ -30,6 +31,7 @@ from recbole_irllrec.checkpoint import (
 from recbole_irllrec.config import Config, ConfigError, RecordedValues, UnknownKeyWarning
 from recbole_irllrec.console_log import init_console_logger
 from recbole_irllrec.data import CheckedDataset, TextFeatureDataset
+from recbole_irllrec.data.found import check_dataset_found
 from recbole_irllrec.data.masking import apply_test_masking
 from recbole_irllrec.data.text_features import configured_text_columns
 from recbole_irllrec.utils import get_model, get_trainer
@@ -66,6 +68,7 @@ def build_data_and_model(config: Config, prepare: Prepare = None):
     between the Config and the trainer). Every entry point (run, objective,
     checkpoint reload) builds its loaders here, so the test masking chosen by
     ``test_mask_valid_items`` is applied the same way everywhere."""
+    use_threads(config)
     if prepare is not None:
         prepare(config)
     dataset = create_dataset(config)
@@ -75,6 +78,18 @@ def build_data_and_model(config: Config, prepare: Prepare = None):
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     return dataset, model, train_data, valid_data, test_data
+
+
+def use_threads(config: Config) -> None:
+    """torch's CPU threads: ``threads``, or torch's default (one per core) for 0."""
+    if config["threads"]:
+        torch.set_num_threads(config["threads"])
+
+
+def progress_bars(config: Config) -> bool:
+    """RecBole's ``show_progress``, on a terminal only: captured in a log, each
+    bar is a stream of carriage-return redraws (RecBole draws them on stderr)."""
+    return config["show_progress"] and sys.stderr.isatty()
 
 
 def run_recbole_irllrec(
@@ -88,6 +103,7 @@ def run_recbole_irllrec(
     """Train and test one model (plugin or RecBole) on one dataset, logging as
     RecBole's ``run_recbole`` does; returns the same result dict."""
     config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
+    check_dataset_found(config)  # before the log and the data loading
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     logger = getLogger()
@@ -99,10 +115,9 @@ def run_recbole_irllrec(
     logger.info(model_obj)
 
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model_obj)
-    best_valid_score, best_valid_result = trainer.fit(
-        train_data, valid_data, saved=saved, show_progress=config["show_progress"]
-    )
-    test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=config["show_progress"])
+    progress = progress_bars(config)
+    best_valid_score, best_valid_result = trainer.fit(train_data, valid_data, saved=saved, show_progress=progress)
+    test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=progress)
 
     logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
     logger.info(set_color("test result", "yellow") + f": {test_result}")

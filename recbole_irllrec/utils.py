@@ -7,6 +7,7 @@ import importlib
 from recbole.utils import get_model as recbole_get_model
 from recbole.utils import get_trainer as recbole_get_trainer
 
+from recbole_irllrec.model_names import is_recbole_model, unknown_model_message
 from recbole_irllrec.trainer import SafeCheckpointMixin, ValidResultMixin
 
 
@@ -23,13 +24,14 @@ PLUGIN_MODELS = {
 
 def get_model(model_name: str) -> type:
     """The model class named ``model_name``: the plugin's (:data:`PLUGIN_MODELS`)
-    first, then RecBole's own models."""
+    first, then RecBole's own models. An unknown name raises ValueError naming
+    the closest model and every model that runs here."""
     if model_name in PLUGIN_MODELS:
         return getattr(importlib.import_module(PLUGIN_MODELS[model_name]), model_name)
-    try:
-        return recbole_get_model(model_name)
-    except ValueError:
-        raise ValueError(f"`model_name` [{model_name}] is neither a recbole_irllrec nor a RecBole model.") from None
+    if not is_recbole_model(model_name):
+        # before RecBole's lookup, which imports every model package (and fails on a missing lightgbm)
+        raise ValueError(unknown_model_message(model_name, tuple(PLUGIN_MODELS)))
+    return recbole_get_model(model_name)
 
 
 def text_columns_needed(config) -> tuple[str, ...]:

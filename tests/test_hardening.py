@@ -53,8 +53,11 @@ def test_recorded_values_are_never_evaluated(trained, tmp_path, capsys):
     for name, argv in commands.items():
         assert analysis_main(argv) == 2  # refused: a string where a number belongs
         assert not marker.exists(), f"{name} ran the recorded command"
-    assert "'learning_rate' is a str where a number belongs" in capsys.readouterr().err
-    with pytest.raises(CheckpointError, match="learning_rate"):
+    # the Config refuses it as it is built, naming the checkpoint
+    assert f"learning_rate = {payload!r} (from {evil} (recorded settings)) is not allowed: expected a number" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(ConfigError, match="learning_rate .*recorded settings.*expected a number"):
         load_data_and_model(str(evil))
     assert not marker.exists()
 
@@ -81,10 +84,14 @@ def test_recorded_values_that_are_not_plain_data_are_refused_by_key(trained, tmp
 
 def test_command_line_values_are_read_as_literals_not_code(tiny_data, tmp_path, monkeypatch):
     marker = tmp_path / "Y"
-    monkeypatch.setattr(sys, "argv", ["run", f"--learning_rate=__import__('os').system('touch {marker}') or 1"])
+    payload = f"__import__('os').system('touch {marker}') or 1"
+    monkeypatch.setattr(sys, "argv", ["run", f"--learning_rate={payload}"])
+    with pytest.raises(ConfigError, match="learning_rate = .* expected a number"):  # a string, not a number
+        Config(model="IRLLRec", dataset=TINY, config_dict=tiny_config(tiny_data, tmp_path))
+    monkeypatch.setattr(sys, "argv", ["run", f"--learner={payload}"])
     config = Config(model="IRLLRec", dataset=TINY, config_dict=tiny_config(tiny_data, tmp_path))
     assert not marker.exists()
-    assert isinstance(config["learning_rate"], str)
+    assert config["learner"] == payload
     # RecBole's ordinary conversions still hold
     monkeypatch.setattr(sys, "argv", ["run", "--epochs=3", "--learning_rate=1e-3", "--topk=[5,10]",
                                       "--reproducibility=false", "--valid_metric=Recall@5"])

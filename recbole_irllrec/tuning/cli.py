@@ -5,6 +5,8 @@ import argparse
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
+from recbole_irllrec.command_line import config_words
+
 if TYPE_CHECKING:
     from recbole_irllrec.tuning.search import SearchSettings
 
@@ -33,11 +35,6 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
 
 
 def config_overrides(args: list[str]) -> dict[str, str]:
-    """``--key=value`` arguments as a dict (RecBole converts the values)."""
-    overrides = {}
-    for arg in args:
-        key, sep, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
-        if not key or not sep:
-            raise SystemExit(f"unrecognised argument {arg!r}: config keys are given as --key=value")
-        overrides[key] = value
-    return overrides
+    """``--key=value`` arguments as a dict (RecBole converts the values); any
+    other word is refused (:func:`recbole_irllrec.command_line.config_words`)."""
+    return config_words(args)

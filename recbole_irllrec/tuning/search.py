@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
+import colorama
 import pandas as pd
 import ray
 from ray import air, tune
@@ -22,6 +23,7 @@ from recbole.evaluator.register import metric_types, smaller_metrics
 from recbole.utils import EvaluatorType
 
 from recbole_irllrec.config import Config
+from recbole_irllrec.data.found import check_dataset_found
 from recbole_irllrec.tuning.errors import SearchFailed
 from recbole_irllrec.tuning.results import (
     ERROR,
@@ -174,6 +176,7 @@ def run_search(
     config_files = [str(Path(f).absolute()) for f in config_file_list or []]
     with _visible_devices_kept():
         config = Config(model=model, dataset=dataset, config_file_list=config_files or None, config_dict=config_dict)
+    check_dataset_found(config)
     unknown = sorted(k for k in space if k not in config.final_config_dict)
     if unknown:
         raise SpaceError(
@@ -203,7 +206,9 @@ def run_search(
     if started_here:
         ray.init(address=settings.address, include_dashboard=False)
     try:
-        grid = _tuner(settings, config, space, fixed, config_files, metric, mode, out).fit()
+        # Ray colours its workers' log prefixes whatever the stream: colorama strips them where it is no terminal
+        with colorama.colorama_text():
+            grid = _tuner(settings, config, space, fixed, config_files, metric, mode, out).fit()
     finally:
         if started_here:
             ray.shutdown()

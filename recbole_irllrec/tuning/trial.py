@@ -9,6 +9,7 @@ import ray
 from ray.air import session
 
 from recbole_irllrec.quick_start import objective_function
+from recbole_irllrec.quiet import silence_known_warnings
 
 VALID_SCORE = "valid_score"
 TEST_PREFIX = "test_"
@@ -32,6 +33,7 @@ def run_trial(params: dict, base: dict, config_files: list[str] | None = None) -
     """
     # RecBole's Config reads --key=value from sys.argv: keep Ray's worker flags out
     sys.argv = sys.argv[:1]
+    silence_known_warnings()  # a trial is an entry point: its warnings reach the search's output
     config_dict = {
         **base,
         **params,
