@@ -407,3 +407,10 @@ def test_cli_takes_the_texts_folder_and_names_the_dataset_after_the_data(shop, t
     assert main(["embed", str(folder), "--texts-dir", str(texts_dir)]) == 0
     assert (folder / f"{NAME}.itememb").is_file()
 
+
+def test_a_folder_made_by_convert_rlmrec_takes_vectors(shop) -> None:
+    folder, _ = shop
+    # convert-rlmrec rebuilds only when run again, and keeps the files it did not write
+    (folder / "manifest.json").write_text(json.dumps({"params": {"converter": "rlmrec/1"}}))
+    embed_folder(folder, NAME, StubEmbedder(), progress=False)
+    assert (folder / f"{NAME}.useremb").is_file()
