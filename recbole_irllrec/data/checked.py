@@ -19,9 +19,7 @@ from recbole_irllrec.data.text_features import AtomicFileError
 from recbole_irllrec.data.text_reader import decode_error
 
 TOKEN_TYPES = (FeatureType.TOKEN, FeatureType.TOKEN_SEQ)
-
-
-SPLIT_PARTS = ("train", "valid", "test")
+SPLIT_PARTS = ("train", "valid", "test")  # the fixed split dataset_prep writes and reads
 
 
 class CheckedDataset(Dataset):
@@ -107,15 +105,15 @@ def check_interaction_files(folder: str, token: str, parts: list[str] | None) ->
     """Raise when an interaction file RecBole is about to read is missing, saying
     which setting reads the files that are there: RecBole's own "File ... not
     exist" does not tell that a split on disk needs ``benchmark_filename``."""
-    split = ", ".join(SPLIT_PARTS)
+    split_files, key = f"{token}.{{{','.join(SPLIT_PARTS)}}}.inter", f"benchmark_filename: [{', '.join(SPLIT_PARTS)}]"
     if parts is None:
         path = os.path.join(folder, f"{token}.inter")
         if os.path.isfile(path):
             return
         if all(os.path.isfile(os.path.join(folder, f"{token}.{p}.inter")) for p in SPLIT_PARTS):
-            hint = f"the folder holds {token}.{{{','.join(SPLIT_PARTS)}}}.inter: set benchmark_filename: [{split}] to read that split"
+            hint = f"the folder holds {split_files}: set {key} to read that split"
         else:
-            hint = f"write {token}.inter, or {token}.{{{','.join(SPLIT_PARTS)}}}.inter and set benchmark_filename: [{split}]"
+            hint = f"write {token}.inter, or {split_files} and set {key}"
         raise AtomicFileError(f"{path} not found; {hint}.")
     for part in parts:
         path = os.path.join(folder, f"{token}.{part}.inter")
