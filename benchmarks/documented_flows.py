@@ -1,9 +1,8 @@
 """The README's documented flows, run as written, with each command's time (issue 15).
 
 tests/test_documented_flows.py reads the commands from the README's code blocks and runs
-them in a temporary folder. The flow from a converted RLMRec split without embedding
-pickles (convert-rlmrec, GraphCF, intents, embed with all-MiniLM-L6-v2, IRLLRec) is
-marked slow, too long for the suite; this runs it with the others:
+them in a temporary folder; this runs those tests (any marked slow too) and prints how
+long each command took:
 
     OMP_NUM_THREADS=1 python benchmarks/documented_flows.py            # every flow
     OMP_NUM_THREADS=1 python benchmarks/documented_flows.py --slow-only
