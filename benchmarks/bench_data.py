@@ -193,6 +193,11 @@ def synthetic_settings(data_dir: str | Path) -> dict:
         "data_path": str(Path(data_dir) / "synth"),
         "benchmark_filename": ["train", "valid", "test"],
         "load_col": {"inter": ["user_id", "item_id"]},
+        # no text files: properties/dataset/_default.yaml's text keys off (the vectors are patched in)
+        "additional_feat_suffix": None,
+        "alias_of_user_id": None,
+        "alias_of_item_id": None,
+        "preload_weight": None,
         "field_separator": "\t",
         "USER_ID_FIELD": "user_id",
         "ITEM_ID_FIELD": "item_id",

@@ -173,15 +173,18 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
         "(sentence-transformers; st:all-MiniLM-L6-v2 is the local copy) or openai:MODEL (an OpenAI-compatible "
         "/embeddings endpoint, configured by OPENAI_BASE_URL and OPENAI_API_KEY, environment only).",
     )
-    p.add_argument("folder", help="dataset folder holding the .texts.jsonl files and the interactions")
+    p.add_argument("folder", help="dataset folder holding the interactions; the vectors are written there")
     p.add_argument("--name", help="dataset name (default: the folder's name)")
+    p.add_argument("--texts-dir", metavar="DIR",
+                   help="folder holding <name>.user/item.texts.jsonl, e.g. the --out-dir of intents "
+                   "(default: FOLDER); the vector cache goes there too")
     p.add_argument("--embedder", default="st:all-MiniLM-L6-v2", metavar="SPEC",
                    help="embedder of the profile texts (default: st:all-MiniLM-L6-v2)")
     p.add_argument("--intent-embedder", metavar="SPEC", help="embedder of the intent texts (default: --embedder)")
     p.add_argument("--batch-size", type=positive_int, default=64,
                    help="texts per request / encode call and cache append")
     cache = p.add_mutually_exclusive_group()
-    cache.add_argument("--cache", help="vector cache (default: <folder>/<name>.embcache.jsonl)")
+    cache.add_argument("--cache", help="vector cache (default: <texts-dir>/<name>.embcache.jsonl)")
     cache.add_argument("--no-cache", action="store_true", help="keep vectors in memory only")
     p.add_argument("--device", help="torch device for st: embedders (default: automatic)")
     p.add_argument("--base-url", help="embeddings endpoint for openai: embedders, overriding OPENAI_BASE_URL")
@@ -207,7 +210,7 @@ def _run_embed(args: argparse.Namespace) -> int:
     try:
         report = embed_folder(args.folder, args.name, profile, intent, cache_path=args.cache,
                               use_cache=not args.no_cache, batch_size=args.batch_size,
-                              user_field=args.user_field, item_field=args.item_field)
+                              user_field=args.user_field, item_field=args.item_field, texts_dir=args.texts_dir)
     except EmbeddingRequestError as exc:
         # Transient trouble outlived the retries: what was embedded is cached, so a re-run resumes.
         print(f"error: {exc}; vectors so far are cached: run the same command again to resume", file=sys.stderr)

@@ -251,18 +251,23 @@ def embed_folder(
     user_field: str = "user_id",
     item_field: str = "item_id",
     progress: bool = True,
+    texts_dir: str | Path | None = None,
 ) -> EmbedReport:
-    """Embed the texts files of ``folder`` and write ``<name>.useremb`` / ``<name>.itememb``.
+    """Embed the texts files of ``texts_dir`` (default ``folder``) for the
+    interactions in ``folder`` and write ``<name>.useremb`` / ``<name>.itememb``
+    into ``folder``, where RecBole reads them.
 
     ``profile_embedder`` None means all-MiniLM-L6-v2; ``intent_embedder``
     None means the profile embedder. The cache defaults to
-    ``<folder>/<name>.embcache.jsonl``; ``use_cache=False`` keeps it in memory.
+    ``<texts_dir>/<name>.embcache.jsonl``, beside the texts it was made from;
+    ``use_cache=False`` keeps it in memory.
     Raises :class:`EmbedInputError` before anything is embedded if a texts
     file is malformed or lacks an id of the interactions.
     """
     if batch_size < 1:
         raise EmbedInputError(f"batch size must be positive, got {batch_size}")
     folder = Path(folder)
+    texts_dir = folder if texts_dir is None else Path(texts_dir)
     name = name or folder.resolve().name
     problem = managed_folder_message(folder, "the new feature files")
     if problem:
@@ -275,7 +280,7 @@ def embed_folder(
     # Validate everything before the first (possibly paid) request.
     records: dict[str, list[TextRecord]] = {}
     for side, _ in SIDES:
-        path = folder / f"{name}.{side}.texts.jsonl"
+        path = texts_dir / f"{name}.{side}.texts.jsonl"
         side_records = read_texts_strict(path)
         _check_coverage(path, side_records, needed[side], side)
         # RecBole (recbole_irllrec.data.dataset) rejects feature rows of ids without interactions.
@@ -289,7 +294,7 @@ def embed_folder(
 
     all_records = records["user"] + records["item"]
     names = {profile_embedder.name, intent_embedder.name}
-    cache = VectorCache((cache_path or folder / f"{name}.embcache.jsonl") if use_cache else None, names=names)
+    cache = VectorCache((cache_path or texts_dir / f"{name}.embcache.jsonl") if use_cache else None, names=names)
     vectors = embed_unique(
         [(profile_embedder, [r.profile for r in all_records]), (intent_embedder, [r.intent for r in all_records])],
         cache, batch_size=batch_size, progress=progress, report=report,

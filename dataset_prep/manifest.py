@@ -93,13 +93,23 @@ def reusable(folder: Path, params: Mapping[str, Any]) -> bool:
     return True
 
 
+def keeps_added_files(manifest: Mapping[str, Any] | None) -> bool:
+    """Whether the builder of a folder with this manifest keeps files it did not
+    write: ``convert-rlmrec`` (a ``converter`` in its parameters) rebuilds only
+    when run again, and carries such files into the rebuilt folder."""
+    params = manifest.get("params") if isinstance(manifest, Mapping) else None
+    return isinstance(params, Mapping) and "converter" in params
+
+
 def managed_folder_message(folder: str | Path, what: str) -> str | None:
     """Why ``what`` must not be written into ``folder``, or None when it may.
 
     A folder built by ``python -m dataset_prep ml-100k`` is rebuilt as a whole once
     its files change, which would silently discard files written into it by hand.
+    One converted by ``convert-rlmrec`` keeps them (:func:`keeps_added_files`).
     """
-    if (Path(folder) / MANIFEST_NAME).exists():
+    manifest_path = Path(folder) / MANIFEST_NAME
+    if manifest_path.exists() and not keeps_added_files(read_manifest(Path(folder))):
         return (
             f"{folder} is managed by dataset_prep ({MANIFEST_NAME}) and rebuilt when its files change, "
             f"which would discard {what}; use a dataset folder of your own"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ from recbole_irllrec.data.text_features import ITEM_SUFFIX, USER_SUFFIX
 from .atomic import staged_directory
 from .errors import InputError
 from .features import write_feature_file
-from .manifest import MANIFEST_FORMAT, fingerprint, reusable, write_manifest
+from .manifest import MANIFEST_FORMAT, MANIFEST_NAME, fingerprint, reusable, write_manifest
 from .recbole_io import write_atomic
 from .safe_pickle import load_pickle
 from .split import SPLIT_NAMES
@@ -118,9 +119,26 @@ def convert_rlmrec(
         stats = _write(staging, name, splits, features)
         stats["matrix_shape"] = list(shape)
         stats["seconds"] = round(time.perf_counter() - started, 2)
-        write_manifest(staging, params, [p.name for p in staging.iterdir()], stats)
+        outputs = [p.name for p in staging.iterdir()]
+        _keep_added_files(target, staging, set(outputs))
+        write_manifest(staging, params, outputs, stats)
     logger.info("Converted %s in %.1f s: %s", target, time.perf_counter() - started, stats)
     return target
+
+
+def _keep_added_files(target: Path, staging: Path, outputs: set[str]) -> None:
+    """Copy into the rebuilt folder the files other commands added to ``target``
+    (``intents`` texts, ``embed`` vectors): they cost LLM calls, and
+    ``managed_folder_message`` lets those commands write here on that promise.
+    A file the conversion writes itself replaces the added one."""
+    if not target.is_dir():
+        return
+    added = [p for p in sorted(target.iterdir()) if p.is_file() and p.name not in outputs and p.name != MANIFEST_NAME]
+    for path in added:
+        shutil.copy2(path, staging / path.name)
+    if added:
+        logger.warning("Kept %s added to %s since the last conversion; if the split changed, write them again "
+                       "(`python -m dataset_prep intents` / `embed`).", ", ".join(p.name for p in added), target)
 
 
 def _embedding_paths(folder: Path, required: bool) -> dict[str, tuple[Path, Path]]:

@@ -59,7 +59,8 @@ class Config(RecBoleConfig):
     2. ``properties/overall.yaml``
     3. every ``properties/backbone/*.yaml`` (any model may compose any backbone)
     4. ``properties/model/<model>.yaml``
-    5. ``properties/dataset/<dataset>.yaml`` (data and evaluation keys only)
+    5. ``properties/dataset/<dataset>.yaml`` (data and evaluation keys only;
+       ``properties/dataset/_default.yaml`` for a dataset without its own file)
     6. ``properties/model/<model>/<dataset>.yaml`` (the model's values for that
        dataset where they differ from 4, e.g. published weights)
     7. ``recorded``: a checkpoint's recorded property values, when reloading one

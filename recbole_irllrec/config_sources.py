@@ -20,6 +20,8 @@ from recbole_irllrec.properties_path import properties_dir
 DERIVED = "derived by RecBole"
 CONFIG_DICT = "config_dict"
 COMMAND_LINE = "command line"
+# what a dataset without its own properties/dataset/<name>.yaml gets instead
+DEFAULT_DATASET_FILE = "_default.yaml"
 
 _RECBOLE_ROOT = Path(recbole.__file__).resolve().parent
 
@@ -27,13 +29,16 @@ _RECBOLE_ROOT = Path(recbole.__file__).resolve().parent
 def plugin_property_files(model: str, dataset: str) -> list[Path]:
     """The plugin's property files for ``model`` on ``dataset`` that exist, lowest first:
     overall.yaml, every backbone file, the model file, the dataset file (data and
-    evaluation keys only), then the model's own values for that dataset."""
+    evaluation keys only; ``dataset/_default.yaml`` for a dataset without one),
+    then the model's own values for that dataset."""
     root = properties_dir()
+    dataset_file = root / "dataset" / f"{dataset}.yaml"
     files = [
         root / "overall.yaml",
         *sorted((root / "backbone").glob("*.yaml")),
         root / "model" / f"{model}.yaml",
-        root / "dataset" / f"{dataset}.yaml",
+        # a user's own dataset: the paper's protocol and dataset_prep's text layout, not RecBole's MRR@10
+        dataset_file if dataset_file.is_file() else root / "dataset" / DEFAULT_DATASET_FILE,
         root / "model" / model / f"{dataset}.yaml",
     ]
     return [path for path in files if path.is_file()]

@@ -176,3 +176,36 @@ def test_no_config_default_is_repeated_in_the_code():
         for path in (REPO / folder).rglob("*.py"):
             found += [f"{path.relative_to(REPO)}: {m.group(1)}" for m in pattern.finditer(path.read_text())]
     assert found == []
+
+
+# ------------------------------------------------------------------ 3: a dataset without its own file (issue 15)
+def test_a_dataset_without_its_own_file_gets_the_plugins_default_dataset_file():
+    config = Config(model="IRLLRec", dataset="mydata", config_dict={"data_path": "/nonexistent"})
+    # the paper's protocol rather than RecBole's MRR@10, and the text layout dataset_prep writes
+    assert (config["topk"], config["valid_metric"], config["metrics"]) == ([5, 10, 20], "Recall@20", ["Recall", "NDCG"])
+    assert config["additional_feat_suffix"] == ["useremb", "itememb"] and config["normalize_all"] is False
+    assert config.source_of("topk") == "properties/dataset/_default.yaml"
+    assert config.source_of("preload_weight") == "properties/dataset/_default.yaml"
+    # a dataset with its own file never reads the default one
+    for dataset in DATASETS:
+        known = Config(model="IRLLRec", dataset=dataset, config_dict={"data_path": "/nonexistent"})
+        assert "properties/dataset/_default.yaml" not in known.sources.layers("topk"), dataset
+
+
+def test_the_default_dataset_file_holds_data_and_evaluation_keys_only():
+    keys = _keys(ROOT / "dataset" / "_default.yaml")
+    allowed = _keys(RECBOLE_PROPERTIES / "overall.yaml") | _keys(RECBOLE_PROPERTIES / "dataset" / "sample.yaml")
+    assert keys and keys <= allowed, keys - allowed
+    # no split is assumed: a dataset of one <name>.inter is split by RecBole
+    assert "benchmark_filename" not in keys
+
+
+def test_show_config_names_the_default_dataset_file(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    run = subprocess.run(
+        [sys.executable, str(REPO / "run_recbole_irllrec.py"), "--model=GraphCF", "--dataset=mydata", "--show_config"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = {line.split(" = ")[0].strip(): line for line in run.stdout.splitlines() if " = " in line}
+    assert "# properties/dataset/_default.yaml  (over recbole/properties/overall.yaml)" in lines["topk"]

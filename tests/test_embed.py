@@ -381,3 +381,36 @@ def test_a_folder_managed_by_dataset_prep_is_refused(shop: tuple[Path, set[str]]
     with pytest.raises(EmbedInputError, match="managed by dataset_prep"):
         embed_folder(folder)
     assert sorted(p.name for p in folder.iterdir()) == before
+
+
+# ------------------------------------------------------- texts kept apart from the data (issue 15)
+def test_texts_from_another_folder_embed_into_the_dataset_folder(shop, tmp_path: Path) -> None:
+    folder, _ = shop
+    texts_dir = tmp_path / "llm-texts"  # what `intents --out-dir llm-texts` writes
+    texts_dir.mkdir()
+    for side in ("user", "item"):
+        (folder / f"{NAME}.{side}.texts.jsonl").rename(texts_dir / f"{NAME}.{side}.texts.jsonl")
+    report = embed_folder(folder, NAME, StubEmbedder(), texts_dir=texts_dir, progress=False)
+    assert report.outputs == [folder / f"{NAME}.useremb", folder / f"{NAME}.itememb"]
+    assert set(feature_rows(folder / f"{NAME}.useremb")) == {f"u{u}" for u in range(6)}
+    # the cache stays with the texts, out of the dataset folder
+    assert (texts_dir / f"{NAME}.embcache.jsonl").is_file() and not (folder / f"{NAME}.embcache.jsonl").exists()
+
+
+def test_cli_takes_the_texts_folder_and_names_the_dataset_after_the_data(shop, tmp_path: Path, monkeypatch) -> None:
+    folder, _ = shop
+    texts_dir = tmp_path / "llm-texts"
+    texts_dir.mkdir()
+    for side in ("user", "item"):
+        (folder / f"{NAME}.{side}.texts.jsonl").rename(texts_dir / f"{NAME}.{side}.texts.jsonl")
+    monkeypatch.setattr("dataset_prep.embed_folder.make_embedder", lambda spec, **kw: StubEmbedder())
+    assert main(["embed", str(folder), "--texts-dir", str(texts_dir)]) == 0
+    assert (folder / f"{NAME}.itememb").is_file()
+
+
+def test_a_folder_made_by_convert_rlmrec_takes_vectors(shop) -> None:
+    folder, _ = shop
+    # convert-rlmrec rebuilds only when run again, and keeps the files it did not write
+    (folder / "manifest.json").write_text(json.dumps({"params": {"converter": "rlmrec/1"}}))
+    embed_folder(folder, NAME, StubEmbedder(), progress=False)
+    assert (folder / f"{NAME}.useremb").is_file()

@@ -322,3 +322,26 @@ def test_one_epoch_on_the_published_amazon_split(tmp_path, capsys, splits):
     assert "The number of inters: 200860" in log
     with capsys.disabled():
         print(f"\nconvert-rlmrec + one IRLLRec epoch on the published amazon split: {seconds:.0f} s")
+
+
+# ------------------------------------------------------------------ files added to a converted folder (issue 15)
+def test_a_rebuild_keeps_the_files_other_commands_added(tmp_path, caplog):
+    src = write_tiny_splits(tmp_path / "src")
+    folder = convert_rlmrec(src, "shop", data_root=tmp_path / "data")
+    (folder / "shop.useremb").write_text("vectors written by `dataset_prep embed`\n")
+    caplog.set_level("WARNING")
+    convert_rlmrec(src, "shop", data_root=tmp_path / "data", force=True)
+    assert (folder / "shop.useremb").read_text() == "vectors written by `dataset_prep embed`\n"
+    assert "shop.useremb" in caplog.text
+    # and they are not taken for the converter's own outputs
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert "shop.useremb" not in manifest["outputs"]
+
+
+def test_the_converters_own_vectors_replace_added_ones(tmp_path):
+    src = write_tiny_splits(tmp_path / "src")
+    folder = convert_rlmrec(src, "shop", data_root=tmp_path / "data")
+    (folder / "shop.useremb").write_text("stale\n")
+    write_embeddings(src, 6, 8)
+    convert_rlmrec(src, "shop", data_root=tmp_path / "data")
+    assert (folder / "shop.useremb").read_text() != "stale\n"

@@ -7,6 +7,8 @@ around it, and ids re-read where pandas took them for missing values.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 from recbole.data.dataset import Dataset
@@ -17,9 +19,14 @@ from recbole_irllrec.data.text_features import AtomicFileError
 from recbole_irllrec.data.text_reader import decode_error
 
 TOKEN_TYPES = (FeatureType.TOKEN, FeatureType.TOKEN_SEQ)
+SPLIT_PARTS = ("train", "valid", "test")  # the fixed split dataset_prep writes and reads
 
 
 class CheckedDataset(Dataset):
+    def _load_inter_feat(self, token, dataset_path):
+        check_interaction_files(dataset_path, token, self.benchmark_filename_list)
+        super()._load_inter_feat(token, dataset_path)
+
     def _load_feat(self, filepath, source):
         load_col, unload_col = self._get_load_and_unload_col(source)
         if load_col == set():  # RecBole does not open the file
@@ -92,3 +99,29 @@ class CheckedDataset(Dataset):
                 out[k] = np.array([t for t in cells[k].split(seq_sep) if t][:seq_len])
         self.field2seqlen[field] = max(self.field2seqlen[field], max(map(len, out)))
         return out
+
+
+def check_interaction_files(folder: str, token: str, parts: list[str] | None) -> None:
+    """Raise when an interaction file RecBole is about to read is missing, saying
+    which setting reads the files that are there: RecBole's own "File ... not
+    exist" does not tell that a split on disk needs ``benchmark_filename``."""
+    split_files, key = f"{token}.{{{','.join(SPLIT_PARTS)}}}.inter", f"benchmark_filename: [{', '.join(SPLIT_PARTS)}]"
+    if parts is None:
+        path = os.path.join(folder, f"{token}.inter")
+        if os.path.isfile(path):
+            return
+        if all(os.path.isfile(os.path.join(folder, f"{token}.{p}.inter")) for p in SPLIT_PARTS):
+            hint = f"the folder holds {split_files}: set {key} to read that split"
+        else:
+            hint = f"write {token}.inter, or {split_files} and set {key}"
+        raise AtomicFileError(f"{path} not found; {hint}.")
+    for part in parts:
+        path = os.path.join(folder, f"{token}.{part}.inter")
+        if os.path.isfile(path):
+            continue
+        whole = os.path.join(folder, f"{token}.inter")
+        if os.path.isfile(whole):
+            hint = f"the folder holds {token}.inter: set benchmark_filename: ~ to let RecBole split it (eval_args)"
+        else:
+            hint = f"benchmark_filename: {list(parts)} reads {token}.<part>.inter for each part"
+        raise AtomicFileError(f"{path} not found; {hint}.")

@@ -62,8 +62,17 @@ class TextFeatureDataset(CheckedDataset):
                 self.logger.debug(f"[{path}] skipped: model {self.config['model']} reads none of its columns.")
                 continue
             if not os.path.isfile(path):
-                raise ValueError(f"Additional feature file [{path}] not found.")
+                raise ValueError(f"Additional feature file [{path}] not found.{self._missing_text_hint(suffix, path)}")
             setattr(self, f"{suffix}_feat", self._load_feat(path, suffix))
+
+    def _missing_text_hint(self, suffix: str, path: str) -> str:
+        if suffix not in self._text_suffixes:
+            return ""
+        columns = sorted(self._wanted_columns(suffix, path) & set(TEXT_COLUMNS))
+        return (
+            f" Model {self.config['model']} reads {columns} from it: write the texts with `python -m dataset_prep "
+            f"intents` and the vectors with `python -m dataset_prep embed` (README, \"Text vectors\")."
+        )
 
     def _load_feat(self, filepath, source):
         if isinstance(source, str) and source in self._text_suffixes:
