@@ -87,9 +87,13 @@ def summarise(rows: list[dict], backbones: list[str], variants: list[str]) -> No
         if (backbone, "plain") not in stats or (backbone, "IRLLRec") not in stats:
             continue
         ours, base = stats[(backbone, "IRLLRec")], stats[(backbone, "plain")]
+        one_seed = min(len(groups[(backbone, "IRLLRec")]), len(groups[(backbone, "plain")])) < 2
         parts = []
         for key in ("test_ndcg@20", "test_recall@20"):
-            verdict = "separate" if intervals_separate(ours[key], base[key]) else "overlap"
+            if one_seed:  # std 0 would make any difference look separate
+                verdict = "one seed: no interval"
+            else:
+                verdict = "separate" if intervals_separate(ours[key], base[key]) else "overlap"
             parts.append(f"{key} x{ours[key][0] / base[key][0]:.3f} ({verdict})")
         ratio = ours["sec_per_epoch"][0] / base["sec_per_epoch"][0]
         print(f"{backbone}: IRLLRec / plain " + ", ".join(parts) + f", s/epoch x{ratio:.2f}")
