@@ -20,7 +20,7 @@ from the property files (IRLLRec's ml-100k weights, chosen on validation);
 ``--set KEY=VALUE`` applies to every row, last.
 
 Runs go seed by seed, so a stopped run's CSV holds whole seeds; ``--summarise``
-prints its table. Prints mean ± sample std over seeds of test Recall@20 / NDCG@20, epochs and seconds
+prints its table (a backbone's seed counts once all its variants finished). Prints mean ± sample std over seeds of test Recall@20 / NDCG@20, epochs and seconds
 per training epoch per (backbone, variant), whether IRLLRec's intervals separate
 from its backbone's, and writes a CSV (one row per run).
 """
@@ -120,6 +120,11 @@ def main() -> None:
 
         with open(args.summarise, encoding="utf-8", newline="") as f:
             rows = list(csv.DictReader(f))
+        # a stopped run: a (backbone, seed) counts only once every variant of it finished
+        done: dict[tuple[str, str], set[str]] = {}
+        for row in rows:
+            done.setdefault((row["backbone"], row["seed"]), set()).add(row["variant"])
+        rows = [r for r in rows if done[(r["backbone"], r["seed"])] >= set(args.variants)]
         summarise(rows, [b for b in args.backbones if any(r["backbone"] == b for r in rows)], args.variants)
         return
     sys.argv = sys.argv[:1]  # keep RecBole's Config from reading our flags
