@@ -99,6 +99,14 @@ def closest_key(key: str) -> str | None:
     return matches[0] if matches else None
 
 
+def closest_name(word: str, names) -> str | None:
+    """The one of ``names`` that ``word`` most likely misspells, ignoring case
+    (``lightgcn`` is LightGCN), if any is close."""
+    by_lower = {name.lower(): name for name in names}
+    matches = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[matches[0]] if matches else None
+
+
 def unknown_key_message(key: str, layer: str) -> str:
     suggestion = closest_key(key)
     hint = f"did you mean '{suggestion}'?" if suggestion else "no known key is close"

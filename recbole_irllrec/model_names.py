@@ -8,13 +8,14 @@ a group whose libraries are missing is left out.
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib.util
 import re
 from pathlib import Path
 
 import recbole
+
+from recbole_irllrec.known_keys import closest_name
 
 # RecBole's model groups, as its get_model searches them, with the libraries each needs beyond RecBole's own
 RECBOLE_GROUPS = {
@@ -43,10 +44,8 @@ def unknown_model_message(name: str, plugin_models: tuple[str, ...]) -> str:
     """One line: ``name`` is unknown, the closest known name, and every model that runs here."""
     groups = {"plugin": plugin_models, **{f"RecBole {g}": names for g, names in recbole_models().items()}}
     every = [model for names in groups.values() for model in names]
-    # case-insensitive: `lightgcn` is LightGCN
-    by_lower = {model.lower(): model for model in every}
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
-    hint = f"; did you mean {by_lower[close[0]]}?" if close else "."
+    close = closest_name(name, every)
+    hint = f"; did you mean {close}?" if close else "."
     listing = "; ".join(f"{group}: {', '.join(names)}" for group, names in groups.items())
     return f"unknown model '{name}'{hint} Models that run here: {listing}"
 

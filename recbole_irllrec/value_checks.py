@@ -8,10 +8,9 @@ and the allowed values from the code that reads the key.
 """
 from __future__ import annotations
 
-import difflib
 from typing import Callable
 
-from recbole_irllrec.known_keys import default_kinds
+from recbole_irllrec.known_keys import closest_name, default_kinds
 from recbole_irllrec.model.alignment import SCOPES
 from recbole_irllrec.model.backbones import BACKBONES
 from recbole_irllrec.model.backbones.contrast import FORMS
@@ -43,9 +42,8 @@ def value_problem(key: str, value: object, default: object) -> str | None:
         allowed = CHOICES[key]
         if value in allowed:
             return None
-        by_lower = {name.lower(): name for name in allowed}
-        close = difflib.get_close_matches(str(value).lower(), list(by_lower), n=1, cutoff=0.6)
-        hint = f"; did you mean {by_lower[close[0]]}?" if close else ""
+        close = closest_name(str(value), allowed)
+        hint = f"; did you mean {close}?" if close else ""
         return f"expected one of {', '.join(allowed)}{hint}"
     kind = default_kinds().get(key)
     if kind is None:
