@@ -15,7 +15,6 @@ from recbole.data.dataset import Dataset
 from recbole.utils import FeatureType
 
 from recbole_irllrec.data.atomic_checks import check_atomic_file, check_float32, locate_bad_number
-from recbole_irllrec.data.found import interaction_files
 from recbole_irllrec.data.text_features import AtomicFileError
 from recbole_irllrec.data.text_reader import decode_error
 
@@ -106,19 +105,23 @@ def check_interaction_files(folder: str, token: str, parts: list[str] | None) ->
     """Raise when an interaction file RecBole is about to read is missing, saying
     which setting reads the files that are there: RecBole's own "File ... not
     exist" does not tell that a split on disk needs ``benchmark_filename``."""
-    for file in interaction_files(token, parts):
-        path = os.path.join(folder, file)
-        if not os.path.isfile(path):
-            raise AtomicFileError(f"{path} not found; {_missing_split_hint(folder, token, parts)}.")
-
-
-def _missing_split_hint(folder: str, token: str, parts: list[str] | None) -> str:
-    # which setting reads the interaction files that are there
     split_files, key = f"{token}.{{{','.join(SPLIT_PARTS)}}}.inter", f"benchmark_filename: [{', '.join(SPLIT_PARTS)}]"
     if parts is None:
+        path = os.path.join(folder, f"{token}.inter")
+        if os.path.isfile(path):
+            return
         if all(os.path.isfile(os.path.join(folder, f"{token}.{p}.inter")) for p in SPLIT_PARTS):
-            return f"the folder holds {split_files}: set {key} to read that split"
-        return f"write {token}.inter, or {split_files} and set {key}"
-    if os.path.isfile(os.path.join(folder, f"{token}.inter")):
-        return f"the folder holds {token}.inter: set benchmark_filename: ~ to let RecBole split it (eval_args)"
-    return f"benchmark_filename: {list(parts)} reads {token}.<part>.inter for each part"
+            hint = f"the folder holds {split_files}: set {key} to read that split"
+        else:
+            hint = f"write {token}.inter, or {split_files} and set {key}"
+        raise AtomicFileError(f"{path} not found; {hint}.")
+    for part in parts:
+        path = os.path.join(folder, f"{token}.{part}.inter")
+        if os.path.isfile(path):
+            continue
+        whole = os.path.join(folder, f"{token}.inter")
+        if os.path.isfile(whole):
+            hint = f"the folder holds {token}.inter: set benchmark_filename: ~ to let RecBole split it (eval_args)"
+        else:
+            hint = f"benchmark_filename: {list(parts)} reads {token}.<part>.inter for each part"
+        raise AtomicFileError(f"{path} not found; {hint}.")
