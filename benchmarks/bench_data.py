@@ -248,3 +248,38 @@ def patch_standin_weights(config, dataset, folder: Path) -> None:
 
     config["preload_weight"] = dict(STANDIN_PRELOAD)
     dataset.get_preload_weight = get_preload_weight
+
+
+def write_ml100k_slice(data_dir: str | Path, name: str = "ml-slice", n_items: int = 20, n_users: int = 12,
+                       seed: int = 2020) -> Path:
+    """A small fixed-split dataset from RecBole's bundled ml-100k: its ``n_items`` most rated
+    items and the ``n_users`` lowest-id users with 5 to ``n_items - 1`` ratings among them, split per user
+    80/10/10 (dataset_prep's rule), with their ``.item`` / ``.user`` rows; no text, no vectors.
+    Written to ``<data_dir>/<name>/`` (replaced if present); returns that folder."""
+    import shutil
+
+    import pandas as pd
+
+    from dataset_prep.movielens import ml100k_source_dir
+    from dataset_prep.split import SPLIT_NAMES, split_by_user
+
+    source = ml100k_source_dir()
+    read = dict(sep="\t", dtype=str, keep_default_na=False)
+    inter = pd.read_csv(source / "ml-100k.inter", **read)
+    items = inter["item_id:token"].value_counts().index[:n_items]
+    inter = inter[inter["item_id:token"].isin(items)]
+    counts = inter["user_id:token"].value_counts()
+    # at least 5 ratings to split, and an unrated item left for RecBole's negative sampling
+    users = sorted((u for u in counts.index if 5 <= counts[u] < n_items), key=int)[:n_users]
+    inter = inter[inter["user_id:token"].isin(users)]
+    folder = Path(data_dir) / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    parts = split_by_user(inter["user_id:token"].tolist(), (0.8, 0.1, 0.1), seed)
+    for code, split in enumerate(SPLIT_NAMES):
+        inter[parts == code].to_csv(folder / f"{name}.{split}.inter", sep="\t", index=False)
+    for side, ids in (("item", set(inter["item_id:token"])), ("user", set(users))):
+        table = pd.read_csv(source / f"ml-100k.{side}", **read)
+        table[table[f"{side}_id:token"].isin(ids)].to_csv(folder / f"{name}.{side}", sep="\t", index=False)
+    return folder

@@ -82,6 +82,7 @@ def _run_ml100k(args: argparse.Namespace) -> None:
 def _add_intents(commands: argparse._SubParsersAction) -> None:
     from .intents import IntentOptions
     from .llm.factory import BACKENDS
+    from .llm.openai_chat import RESPONSE_FORMATS
     from .llm.prompts import PROMPT_SETS, TASKS
 
     defaults = IntentOptions()
@@ -114,7 +115,10 @@ def _add_intents(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per HTTP request")
     p.add_argument("--max-tokens", type=positive_int, default=512, help="completion token limit per answer")
     p.add_argument("--temperature", type=non_negative_float, default=0.0)
-    p.add_argument("--no-json-mode", action="store_true", help="never send response_format (openai)")
+    p.add_argument("--response-format", choices=RESPONSE_FORMATS, default="json_schema",
+                   help="openai: how answers are constrained; json_schema (default) steps down by itself to "
+                   "llama-cpp-python's schema form, then json_object (JSON mode), then text when the server "
+                   "rejects a form; every form is re-asked when an answer does not parse")
     p.add_argument("--device", help="torch device for the hf backend (default: automatic)")
     p.add_argument("--repetition-penalty", type=positive_float, default=1.0,
                    help="hf backend: >1 discourages the loops small models fall into (e.g. 1.2)")
@@ -155,7 +159,7 @@ def _run_intents(args: argparse.Namespace) -> int:
     backend = make_backend(
         args.backend, args.model, base_url=args.base_url, temperature=args.temperature,
         max_tokens=args.max_tokens, max_retries=args.max_retries, timeout=args.timeout,
-        concurrency=args.concurrency, json_mode=not args.no_json_mode, device=args.device,
+        concurrency=args.concurrency, response_format=args.response_format, device=args.device,
         repetition_penalty=args.repetition_penalty,
     )
     report = generate_texts(folder, name, backend, options)

@@ -390,10 +390,26 @@ def _saved(cache: AnswerCache) -> str:
 
 def summary_lines(report: IntentReport, max_failures: int = 10) -> list[str]:
     """Human-readable end-of-run summary."""
-    lines = [f"{'task':<14}{'requests':>9}{'cached':>8}{'new':>6}{'failed':>8}{'tokens':>10}"]
+    lines = [f"{'task':<14}{'requests':>9}{'cached':>8}{'new':>6}{'failed':>8}{'reasks':>8}{'parsed':>8}"
+             f"{'tokens':>10}{'seconds':>9}{'req/s':>7}{'tok/s':>7}"]
+    rows = list(report.tasks)
+    if len(rows) > 1:
+        rows.append(_total(rows))
+    for t in rows:
+        parsed = f"{t.parsed_first / t.asked:.0%}" if t.asked else "-"
+        lines.append(
+            f"{t.task:<14}{t.total:>9}{t.cached:>8}{t.answered:>6}{len(t.failures):>8}{t.reasks:>8}{parsed:>8}"
+            f"{t.prompt_tokens + t.completion_tokens:>10}{t.seconds:>9.1f}{t.per_second(t.asked):>7.2f}"
+            f"{t.per_second(t.completion_tokens):>7.1f}"
+        )
+    lines.append("parsed: asked requests whose first answer parsed; req/s: asked requests per second; "
+                 "tok/s: completion tokens per second")
+    forms: dict[str, int] = {}
     for t in report.tasks:
-        tokens = t.prompt_tokens + t.completion_tokens
-        lines.append(f"{t.task:<14}{t.total:>9}{t.cached:>8}{t.answered:>6}{len(t.failures):>8}{tokens:>10}")
+        for form, count in t.response_formats.items():
+            forms[form] = forms.get(form, 0) + count
+    if forms:
+        lines.append("answers constrained by: " + ", ".join(f"{form} {n}" for form, n in forms.items()))
     for side, ids in report.skipped.items():
         lines.append(f"skipped {len(ids)} {side}(s) with neither a training interaction nor attributes "
                      "(nothing to write from; they get no text)")
@@ -406,6 +422,22 @@ def summary_lines(report: IntentReport, max_failures: int = 10) -> list[str]:
             lines.append(f"FAILED {t.task} {entity_id}: {error}")
             shown += 1
     return lines + _rerun_hint(report)
+
+
+def _total(tasks: list[TaskReport]) -> TaskReport:
+    """One row summing the tasks (they run one after another, so seconds add up)."""
+    total = TaskReport(task="total")
+    for t in tasks:
+        total.total += t.total
+        total.cached += t.cached
+        total.answered += t.answered
+        total.failures.update({f"{t.task}:{k}": v for k, v in t.failures.items()})
+        total.reasks += t.reasks
+        total.parsed_first += t.parsed_first
+        total.prompt_tokens += t.prompt_tokens
+        total.completion_tokens += t.completion_tokens
+        total.seconds += t.seconds
+    return total
 
 
 def _rerun_hint(report: IntentReport) -> list[str]:

@@ -72,12 +72,25 @@ def build_data_and_model(config: Config, prepare: Prepare = None):
     if prepare is not None:
         prepare(config)
     dataset = create_dataset(config)
+    check_topk_fits(config, dataset)
     refuse_saved_dataloaders(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     apply_test_masking(config, train_data, test_data)
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     return dataset, model, train_data, valid_data, test_data
+
+
+def check_topk_fits(config: Config, dataset: Dataset) -> None:
+    """Refuse a top-k longer than the item list before training: RecBole's evaluation would
+    stop on it ('selected index k out of range') only after the first epoch."""
+    items = dataset.item_num - 1  # without the padding id
+    if max(config["topk"]) > items:
+        raise ConfigError(
+            f"topk {config['topk']} asks for more than the {items} items of dataset '{config['dataset']}'; "
+            f"set topk (and valid_metric) to at most {items}, e.g. --topk=[{min(5, items)}] "
+            f"--valid_metric=Recall@{min(5, items)}"
+        )
 
 
 def use_threads(config: Config) -> None:

@@ -95,6 +95,8 @@ class FakeOpenAI:
     def __init__(self, script: Script) -> None:
         self.script = script
         self.log: list[Logged] = []
+        self.models: list[dict[str, Any]] = [{"id": "fake-model", "object": "model", "owned_by": "tests"}]
+        self.models_requests = 0
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._active = 0  # requests being handled right now (replies not yet sent)
@@ -139,6 +141,15 @@ class FakeOpenAI:
 
             def log_message(self, *args: object) -> None:  # keep pytest output clean
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                if not self.path.endswith("/models") or server.models is None:
+                    self._send(Reply.error(404, f"no route {self.path}"))
+                    return
+                with server._lock:
+                    server.models_requests += 1
+                    models = list(server.models)
+                self._send(Reply(200, {"object": "list", "data": models}))
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length", 0))

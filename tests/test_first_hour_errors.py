@@ -107,3 +107,16 @@ def test_dataset_folder_without_its_inter_files_is_refused(tmp_path, layout):
 def test_a_dataset_recbole_downloads_is_refused_only_with_a_fixed_split(tmp_path):
     line = refused(tmp_path, "--model=BPR", "--dataset=yelp", data_path=tmp_path / "data")  # yelp.yaml: a fixed split
     assert "RecBole's download of yelp has no fixed split" in line
+
+
+def test_a_topk_longer_than_the_item_list_is_refused_before_training(tmp_path):
+    from conftest import write_tiny_dataset
+
+    write_tiny_dataset(tmp_path / "data", name="tiny", n_items=12, per_user=6)
+    argv = [sys.executable, str(RUN_SCRIPT), "--model=GraphCF", "--dataset=tiny", f"--data_path={tmp_path / 'data'}",
+            "--benchmark_filename=['train','valid','test']", f"--checkpoint_dir={tmp_path / 'saved'}"]
+    done = subprocess.run(argv, cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=FAST_S)
+    assert done.returncode == 2, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: topk [5, 10, 20] asks for more than the ") and "--topk=[5]" in last, last
+    assert "epoch 0" not in done.stdout + done.stderr  # refused before any training

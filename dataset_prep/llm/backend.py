@@ -38,6 +38,7 @@ class ChatRequest:
     payload: dict[str, Any] = field(default_factory=dict, compare=False)
     output_keys: tuple[str, ...] = ()
     prefill: str = ""
+    list_keys: tuple[str, ...] = ()  # output keys whose value is a list (for the JSON schema)
 
     def prompt_sha(self) -> str:
         """Hash of exactly what a model sees (the messages and any prefill); the payload is derived data."""
@@ -50,11 +51,19 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class ChatAnswer:
-    """Raw answer text and token usage (0 where a backend cannot count)."""
+    """Raw answer text and token usage (0 where a backend cannot count).
+
+    ``response_format`` says how the answer was constrained (``json_schema``,
+    ``json_object``, ...; empty where the backend has no such choice) and
+    ``model`` which model the server says answered; both are recorded in the
+    cache for the audit trail.
+    """
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    response_format: str = ""
+    model: str = ""
 
 
 class FatalBackendError(RuntimeError):

@@ -18,7 +18,7 @@ def make_backend(
     max_retries: int = 5,
     timeout: float = 120.0,
     concurrency: int = 8,
-    json_mode: bool = True,
+    response_format: str = "json_schema",
     device: str | None = None,
     repetition_penalty: float = 1.0,
 ) -> ChatBackend:
@@ -33,7 +33,7 @@ def make_backend(
         from .openai_chat import OpenAIChatBackend
 
         return OpenAIChatBackend(
-            model, base_url=base_url, json_mode=json_mode, temperature=temperature, max_tokens=max_tokens,
+            model, base_url=base_url, response_format=response_format, temperature=temperature, max_tokens=max_tokens,
             max_retries=max_retries, timeout=timeout, max_concurrency=concurrency,
         )
     if kind == "hf":

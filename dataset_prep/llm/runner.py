@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,21 +40,55 @@ class TaskReport:
     failures: dict[str, str] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    parsed_first: int = 0  # requests asked now whose first answer parsed
+    reasks: int = 0  # answers that did not parse and were asked again
+    seconds: float = 0.0  # wall time of the requests asked now
+    response_formats: dict[str, int] = field(default_factory=dict)  # how the answers were constrained
+
+    @property
+    def asked(self) -> int:
+        """Requests sent to the backend now (not served from the cache)."""
+        return self.answered + len(self.failures)
+
+    def per_second(self, count: float) -> float:
+        return count / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class _Outcome:
+    """What asking one request took: usage, attempts, re-asks, the last answer's form."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    attempts: int = 0
+    reasks: int = 0
+    parsed_first: bool = False
+    response_format: str = ""
+    model: str = ""
+
+    @property
+    def usage(self) -> tuple[int, int]:
+        return self.prompt_tokens, self.completion_tokens
+
+    def record(self) -> dict[str, Any]:
+        """The cache record's audit fields."""
+        extra = {k: v for k, v in (("response_format", self.response_format), ("answered_by", self.model)) if v}
+        return {"attempts": self.attempts, "reasks": self.reasks, "usage": list(self.usage), **extra}
 
 
 class _RequestFailed(Exception):
-    def __init__(self, message: str, usage: tuple[int, int], attempts: int) -> None:
+    def __init__(self, message: str, outcome: _Outcome) -> None:
         super().__init__(message)
-        self.usage = usage
-        self.attempts = attempts
+        self.outcome = outcome
 
 
-def _ask(backend: ChatBackend, request: ChatRequest, max_reasks: int) -> tuple[dict[str, Any], str, tuple[int, int], int]:
+def _ask(backend: ChatBackend, request: ChatRequest, max_reasks: int) -> tuple[dict[str, Any], str, _Outcome]:
     """Ask until the answer parses, at most ``1 + max_reasks`` times."""
     messages = request.messages
-    prompt_tokens = completion_tokens = 0
+    outcome = _Outcome()
     problem = ""
     for attempt in range(1, max_reasks + 2):
+        outcome.attempts = attempt
         try:
             answer = backend.complete(replace(request, messages=messages))
         except InvalidResponseError as exc:
@@ -62,17 +97,21 @@ def _ask(backend: ChatBackend, request: ChatRequest, max_reasks: int) -> tuple[d
         except FatalBackendError:
             raise
         except Exception as exc:  # transport already retried by the backend: give up on this one
-            raise _RequestFailed(f"{type(exc).__name__}: {exc}", (prompt_tokens, completion_tokens), attempt) from exc
-        prompt_tokens += answer.prompt_tokens
-        completion_tokens += answer.completion_tokens
+            raise _RequestFailed(f"{type(exc).__name__}: {exc}", outcome) from exc
+        outcome.prompt_tokens += answer.prompt_tokens
+        outcome.completion_tokens += answer.completion_tokens
+        outcome.response_format, outcome.model = answer.response_format, answer.model
         try:
             parsed = parse_answer(answer.text, request.output_keys)
         except AnswerFormatError as exc:
             problem = str(exc)
+            if attempt <= max_reasks:
+                outcome.reasks += 1
             messages = reask_messages(request, answer.text, str(exc).split(":", 1)[0])
             continue
-        return parsed, answer.text, (prompt_tokens, completion_tokens), attempt
-    raise _RequestFailed(problem, (prompt_tokens, completion_tokens), max_reasks + 1)
+        outcome.parsed_first = attempt == 1
+        return parsed, answer.text, outcome
+    raise _RequestFailed(problem, outcome)
 
 
 class _NotStarted(Exception):
@@ -82,7 +121,7 @@ class _NotStarted(Exception):
 def _ask_and_cache(
     backend: ChatBackend, cache: AnswerCache, request: ChatRequest, key: str, max_reasks: int,
     stop: threading.Event,
-) -> tuple[dict[str, Any], tuple[int, int]]:
+) -> tuple[dict[str, Any], _Outcome]:
     """Runs in a worker: ask, then append the outcome to the cache at once (a stopped batch keeps it)."""
     if stop.is_set():
         raise _NotStarted
@@ -95,17 +134,15 @@ def _ask_and_cache(
         "prompt_sha": request.prompt_sha(),
     }
     try:
-        parsed, text, usage, attempts = _ask(backend, request, max_reasks)
+        parsed, text, outcome = _ask(backend, request, max_reasks)
     except FatalBackendError:
         stop.set()  # every further request would fail the same way
         raise
     except _RequestFailed as exc:
-        cache.append({**record, "status": FAILED, "error": str(exc), "attempts": exc.attempts,
-                      "usage": list(exc.usage)})
+        cache.append({**record, "status": FAILED, "error": str(exc), **exc.outcome.record()})
         raise
-    cache.append({**record, "status": OK, "answer": parsed, "text": text, "attempts": attempts,
-                  "usage": list(usage)})
-    return parsed, usage
+    cache.append({**record, "status": OK, "answer": parsed, "text": text, **outcome.record()})
+    return parsed, outcome
 
 
 def run_requests(
@@ -138,6 +175,7 @@ def run_requests(
     futures: dict[Future, ChatRequest] = {}
     remaining: set[Future] = set()
     stop = threading.Event()
+    started = time.perf_counter()
     try:
         for request, key in pending:
             futures[pool.submit(_ask_and_cache, backend, cache, request, key, max_reasks, stop)] = request
@@ -147,23 +185,26 @@ def run_requests(
             for future in done:
                 request = futures[future]
                 try:
-                    parsed, usage = future.result()
+                    parsed, outcome = future.result()
                 except _NotStarted:
                     continue  # the fatal error that stopped the batch is in this or an earlier `done`
                 except _RequestFailed as exc:
                     report.failures[request.entity_id] = str(exc)
-                    usage = exc.usage
+                    outcome = exc.outcome
                 else:
                     answers[request.entity_id] = parsed
                     report.answered += 1
-                report.prompt_tokens += usage[0]
-                report.completion_tokens += usage[1]
+                    report.parsed_first += outcome.parsed_first
+                _count(report, outcome)
                 bar.update(1)
+                tokens = report.prompt_tokens + report.completion_tokens
                 bar.set_postfix(
-                    cached=report.cached,
                     new=report.answered,
                     failed=len(report.failures),
-                    tokens=report.prompt_tokens + report.completion_tokens,
+                    reasks=report.reasks,
+                    tokens=tokens,
+                    # the running cost estimate: this task's tokens at the pace so far
+                    est_tokens=round(tokens * len(pending) / report.asked),
                     refresh=False,
                 )
     finally:
@@ -175,4 +216,13 @@ def run_requests(
             logger.info("Stopping: waiting for %d request(s) in flight; their answers will be cached.", running)
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
+        report.seconds = time.perf_counter() - started
     return answers, report
+
+
+def _count(report: TaskReport, outcome: _Outcome) -> None:
+    report.prompt_tokens += outcome.prompt_tokens
+    report.completion_tokens += outcome.completion_tokens
+    report.reasks += outcome.reasks
+    if outcome.response_format:
+        report.response_formats[outcome.response_format] = report.response_formats.get(outcome.response_format, 0) + 1
