@@ -197,3 +197,14 @@ def test_a_server_without_a_model_list_still_runs_and_says_what_it_cannot_check(
         report = generate_texts(shop, NAME, openai_backend(server, max_retries=0), IntentOptions(), progress=False)
     assert report.failed == 0
     assert any("does not list its models" in r.getMessage() for r in caplog.records)
+
+
+def test_a_server_that_is_not_there_stops_the_run_at_once_naming_it(shop: Path) -> None:
+    from dataset_prep.llm.backend import FatalBackendError
+    from dataset_prep.llm.openai_chat import OpenAIChatBackend
+
+    with FakeOpenAI(rejecting()[0]) as server:
+        url = server.base_url  # closed on leaving the block: nothing listens there any more
+    backend = OpenAIChatBackend("m", base_url=url, max_retries=0, timeout=2)
+    with pytest.raises(FatalBackendError, match=r"cannot reach the server at http://127\.0\.0\.1:\d+/v1"):
+        generate_texts(shop, NAME, backend, IntentOptions(), progress=False)
