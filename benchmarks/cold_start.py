@@ -1,0 +1,195 @@
+"""Cold start on the embedded ml-100k: popularity, RecBole's LightGCN, GraphCF, RLMRec-Con and
+IRLLRec with each cold scoring choice, over seeds (issue 17).
+
+    OMP_NUM_THREADS=1 python benchmarks/cold_start.py --seeds 2020 2021 2022 --epochs 20
+    OMP_NUM_THREADS=1 python benchmarks/cold_start.py --cold-item-ratio 0 --cold-user-ratio 0.2   # cold users
+    python benchmarks/cold_start.py --summarise <csv>                                        # table of a stopped run
+
+What runs. For each seed, the embedded ml-100k is split with ``cold_item_ratio`` (``cold_user_ratio``)
+and ``cold_seed`` = the seed, before its texts and vectors are written
+(``<data-dir>/ml-100k-cold-i0.2-u0-s<seed>/``): every training interaction of a cold item moves to
+validation or test. Each model trains once (``configs/ml100k_shared.yaml``, early stopping on
+validation Recall@20 over all items, patience ``--stopping-step``, at most ``--epochs``; the seed is
+RecBole's too). Its best-validation checkpoint is then evaluated with every cold scoring choice
+it has (``cold_scoring``: cf, intent, profile, combined; scoring only, so one training serves
+them all), first on validation, then once on test, by :func:`recbole_irllrec.analysis.cold.cold_slices`:
+``all`` (RecBole's full ranking over warm + cold items) and ``cold items`` (each user's cold
+positives ranked among the cold items only; users without one left out), plus ``warm items``
+and, for cold users, ``cold users`` / ``warm users``.
+
+Baselines. ``Pop`` (RecBole's popularity: every cold item has count 0, so its cold ranking is
+a tie broken by id), RecBole's ``LightGCN`` and the plugin's ``GraphCF`` (no text: a cold item
+keeps an untrained embedding, shown as choice ``cf``: they cannot score cold items),
+``RLMRecCon`` (its profile tower) and ``IRLLRec``.
+
+Output. One row per (model, choice, seed, split, slice) in the CSV (``--csv``, rewritten
+atomically after every model); the table gives mean ± sample std over seeds of test
+Recall@20 / NDCG@20 on the cold slice and overall, and validation Recall@20 on the cold slice
+(what picks the default choice); then each text scorer against popularity on the cold slice
+(intervals separate or not) and the choice with the best validation cold Recall@20 per model.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from bench_data import DEFAULT_DATA_DIR  # noqa: E402
+from runner import NO_TEXT, enter_run_dir, intervals_separate, mean_std, shared_settings, write_csv  # noqa: E402
+
+# name -> (model, overrides)
+MODELS = {
+    "Pop": ("Pop", {**NO_TEXT, "epochs": 1}),
+    "LightGCN": ("LightGCN", NO_TEXT),
+    "GraphCF": ("GraphCF", NO_TEXT),
+    "RLMRecCon": ("RLMRecCon", {}),
+    "IRLLRec": ("IRLLRec", {}),
+}
+SEEDS = [2020, 2021, 2022]
+BASELINE = "Pop"
+SLICES = ("cold items", "all", "cold users")
+
+
+def train_and_evaluate(name: str, config_dict: dict) -> list[dict]:
+    """Train ``name`` once, then evaluate its best checkpoint with each cold choice on valid, then test."""
+    from recbole.utils import init_logger, init_seed
+
+    from dataset_prep.embedded import prepare_embedded
+    from recbole_irllrec.analysis.cold import ColdNodes, cold_slices
+    from recbole_irllrec.checkpoint import load_checkpoint
+    from recbole_irllrec.config import Config
+    from recbole_irllrec.quick_start import build_data_and_model
+    from recbole_irllrec.utils import get_trainer
+
+    model_name, _ = MODELS[name]
+    config = Config(model=model_name, dataset="ml-100k", config_dict=config_dict)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    _, model, train_data, valid_data, test_data = build_data_and_model(config, prepare_embedded)
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    started = time.perf_counter()
+    trainer.fit(train_data, valid_data, saved=True, show_progress=False, verbose=False)
+    seconds = time.perf_counter() - started
+    checkpoint = load_checkpoint(trainer.saved_model_file, map_location="cpu")
+    model.load_state_dict(checkpoint["state_dict"])
+    model.load_other_parameter(checkpoint.get("other_parameter"))
+    scorer = getattr(model, "cold_scoring", None)
+    choices = scorer.available() if scorer is not None else ("cf",)
+    nodes = ColdNodes.of(train_data)
+    rows = []
+    for split, data in (("valid", valid_data), ("test", test_data)):  # test read once per (model, choice)
+        for choice in choices:
+            if scorer is not None:
+                model.use_cold_scoring(choice)
+            for slice_name, values in cold_slices(config, model, train_data, data, nodes).items():
+                rows.append({
+                    "model": name, "choice": choice, "seed": config["seed"], "split": split, "slice": slice_name,
+                    "users": values["users"], "recall@20": values["recall@20"], "ndcg@20": values["ndcg@20"],
+                    "best_epoch": checkpoint["epoch"], "train_seconds": round(seconds, 1),
+                })
+    return rows
+
+
+def _stats(rows: list[dict], split: str, slice_name: str, metric: str) -> dict[tuple[str, str], tuple]:
+    values: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        if row["split"] == split and row["slice"] == slice_name:
+            values.setdefault((row["model"], row["choice"]), []).append(float(row[metric]))
+    return {key: (*mean_std(v), len(v)) for key, v in values.items()}
+
+
+def summarise(rows: list[dict]) -> None:
+    cold_slice = "cold items" if any(r["slice"] == "cold items" for r in rows) else "cold users"
+    columns = [("test", cold_slice, "recall@20"), ("test", cold_slice, "ndcg@20"), ("test", "all", "recall@20"),
+               ("test", "all", "ndcg@20"), ("valid", cold_slice, "recall@20"), ("valid", "all", "recall@20")]
+    stats = [_stats(rows, *column) for column in columns]
+    keys = sorted(stats[0], key=lambda k: (list(MODELS).index(k[0]), k[1]))
+    lines = [["model", "cold scoring", "seeds"] + [f"{s} {sl} {m}" for s, sl, m in columns]]
+    for key in keys:
+        lines.append([key[0], key[1] + (" (no text: cannot score cold)" if key[0] in ("Pop", "LightGCN", "GraphCF") else ""),
+                      str(stats[0][key][2])] + [f"{st[key][0]:.4f} ± {st[key][1]:.4f}" if key in st else "-" for st in stats])
+    widths = [max(len(line[c]) for line in lines) for c in range(len(lines[0]))]
+    print()
+    for line in lines:
+        print("  ".join(v.ljust(w) if c < 2 else v.rjust(w) for c, (v, w) in enumerate(zip(line, widths))))
+    base = (BASELINE, "cf")
+    if base in stats[0]:
+        print(f"\nagainst popularity on the {cold_slice} slice (test Recall@20 / NDCG@20):")
+        for key in keys:
+            if key[0] in ("RLMRecCon", "IRLLRec") and key[1] != "cf":
+                parts = []
+                for st in stats[:2]:
+                    ours, pop = st[key][:2], st[base][:2]
+                    if min(st[key][2], st[base][2]) < 2:
+                        verdict = "one seed: no interval"
+                    else:
+                        verdict = "separate" if intervals_separate(ours, pop) else "overlap"
+                    parts.append(f"{ours[0] - pop[0]:+.4f} ({verdict})")
+                print(f"  {key[0]} {key[1]}: " + ", ".join(parts))
+    print(f"\nvalidation {cold_slice} Recall@20 picks, per text model:")
+    for model in ("RLMRecCon", "IRLLRec"):
+        options = {k[1]: v for k, v in stats[4].items() if k[0] == model and k[1] != "cf"}
+        if options:
+            best = max(options, key=lambda c: options[c][0])
+            print(f"  {model}: {best} (" + ", ".join(f"{c} {v[0]:.4f} ± {v[1]:.4f}" for c, v in options.items()) + ")")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS)
+    parser.add_argument("--cold-item-ratio", type=float, default=0.2)
+    parser.add_argument("--cold-user-ratio", type=float, default=0.0)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--stopping-step", type=int, default=5, help="validations without gain before stopping")
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="cache of datasets, logs, checkpoints")
+    parser.add_argument("--csv", default=None, help="per-row results (default <data-dir>/results/cold_start.csv)")
+    parser.add_argument("--summarise", metavar="CSV", help="print the table of a (stopped) run's CSV and exit")
+    args = parser.parse_args()
+    if args.summarise:
+        with open(args.summarise, encoding="utf-8") as f:
+            summarise(list(csv.DictReader(f)))
+        return
+    sys.argv = sys.argv[:1]  # keep RecBole's Config from reading our flags
+    warnings.filterwarnings("ignore", category=FutureWarning)  # RecBole's pandas idioms
+    import torch
+
+    torch.set_num_threads(1)
+    from dataset_prep.movielens import prepare_ml100k
+
+    data_dir = Path(args.data_dir).expanduser().resolve()
+    csv_path = Path(args.csv).resolve() if args.csv else data_dir / "results" / "cold_start.csv"
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    run_dir = enter_run_dir(data_dir, "cold_start")
+    rows: list[dict] = []
+    started = time.perf_counter()
+    for seed in args.seeds:  # seed by seed: a stopped run has whole seeds
+        prepare_ml100k(data_dir, cold_item_ratio=args.cold_item_ratio, cold_user_ratio=args.cold_user_ratio,
+                       cold_seed=seed)
+        for name in args.models:
+            _, overrides = MODELS[name]
+            config = {
+                **shared_settings(args.epochs, args.stopping_step), "seed": seed, "data_path": str(data_dir),
+                "checkpoint_dir": str(run_dir / "saved"), "show_progress": False, "threads": 1,
+                "cold_item_ratio": args.cold_item_ratio, "cold_user_ratio": args.cold_user_ratio, "cold_seed": seed,
+                **overrides,
+            }
+            new = train_and_evaluate(name, config)
+            rows.extend(new)
+            write_csv(csv_path, rows)
+            cold = [r for r in new if r["split"] == "test" and r["slice"] in ("cold items", "cold users")]
+            print(f"done {name} seed {seed} ({time.perf_counter() - started:.0f} s so far): "
+                  + ", ".join(f"{r['choice']} cold R@20 {r['recall@20']:.4f}" for r in cold), flush=True)
+    summarise(rows)
+    print(f"\nper-row results: {csv_path}")
+
+
+if __name__ == "__main__":
+    main()
