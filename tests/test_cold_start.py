@@ -194,3 +194,63 @@ def test_cold_slices_rank_cold_items_among_cold_items(cold_loaded) -> None:
     assert set(slices) == {"all", "cold users", "warm users", "cold items", "warm items"}
     assert slices["cold users"]["users"] == 1 and slices["cold items"]["users"] == loader.sample_size
     assert slices["all"]["users"] == slices["cold users"]["users"] + slices["warm users"]["users"]
+
+
+# ------------------------------------------------------------------ recommend
+def _stub_embed(width: int):
+    def embed(texts: list[str]) -> np.ndarray:
+        rng = np.random.default_rng(len(texts))
+        return rng.normal(size=(len(texts), width)).astype(np.float32)
+
+    return embed
+
+
+def test_recommend_scores_a_new_user_and_a_new_item_from_text(cold_checkpoint) -> None:
+    from recbole_irllrec.recommend import NewNode, recommend
+
+    _, checkpoint = cold_checkpoint
+    embed = {"profile": _stub_embed(8), "intent": _stub_embed(12)}  # the tiny dataset's widths
+    users = [NewNode("me", "likes tiny things", "likes tiny things")]
+    items = [NewNode("new-film", "a tiny film", "attracts tiny viewers")]
+    results = recommend(checkpoint, users, items, topk=5, embed=embed)
+    assert [(r.side, r.node.id, len(r.top)) for r in results] == [("user", "me", 5), ("item", "new-film", 5)]
+    scores = [score for _, score, _ in results[0].top]
+    assert scores == sorted(scores, reverse=True)
+    assert all(raw.startswith("i") for raw, _, _ in results[0].top) and all(
+        raw.startswith("u") for raw, _, _ in results[1].top
+    )
+    assert "(no text file" in results[0].top[0][2]
+    with pytest.raises(ValueError, match="intent vectors of width 8: the model's intent tower reads 12"):
+        recommend(checkpoint, users, topk=5, embed=_stub_embed(8))
+
+
+def _cli(argv: list[str], capsys) -> tuple[int, str]:
+    from recbole_irllrec.__main__ import main
+
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def test_recommend_command_names_the_file_or_key_of_bad_input(cold_checkpoint, tmp_path, capsys) -> None:
+    root, checkpoint = cold_checkpoint
+    missing = tmp_path / "nobody.json"
+    status, out = _cli(["recommend", "--model_file", checkpoint, "--input", str(missing)], capsys)
+    assert status == 2 and out.strip() == f"error: no such file: {missing}"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"users": [{"id": "me",}]}')
+    status, out = _cli(["recommend", "--model_file", checkpoint, "--input", str(bad)], capsys)
+    assert status == 2 and out.startswith(f"error: {bad}: not JSON (line 1")
+    bad.write_text(json.dumps({"users": [{"id": "me", "profile": "x"}, {"id": "you"}]}))
+    status, out = _cli(["recommend", "--model_file", checkpoint, "--input", str(bad)], capsys)
+    assert status == 2 and out.strip() == f"error: {bad}: users[1]: needs a 'profile' or an 'intent' text"
+    status, out = _cli(["recommend", "--model_file", checkpoint, "--user-text", "likes tiny things"], capsys)
+    assert status == 2 and "manifest.json records no embedder" in out and "--embedder" in out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        graph_cf = run_recbole_irllrec(
+            model="GraphCF", dataset=TINY, config_dict=tiny_config(_cold_tiny(tmp_path), tmp_path)
+        )["saved_model_file"]
+    status, out = _cli(["recommend", "--model_file", graph_cf, "--user-text", "likes tiny things"], capsys)
+    assert status == 2 and out.strip().startswith(f"error: {graph_cf}: GraphCF has no text tower")

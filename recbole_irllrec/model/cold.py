@@ -79,24 +79,47 @@ class ColdScoring(nn.Module):
         if self.choice == "cf" or self.cold_nodes.numel() == 0:
             return final
         out = final.clone()
-        users = self.cold_nodes < self.n_users
-        for cold, warm in ((self.cold_nodes[users], self.warm_nodes[self.warm_nodes < self.n_users]),
-                           (self.cold_nodes[~users], self.warm_nodes[self.warm_nodes >= self.n_users])):
-            if cold.numel() and warm.numel():
-                out[cold] = self._embed(final, cold, warm)
+        for side in ("user", "item"):
+            cold = self._side(self.cold_nodes, side)
+            if cold.numel():
+                out[cold] = self._embed(final, {kind: tower(cold) for kind, tower in self._towers.items()}, side)
         return out
 
-    def _embed(self, final: torch.Tensor, cold: torch.Tensor, warm: torch.Tensor) -> torch.Tensor:
+    @torch.no_grad()
+    def embed_new(self, final: torch.Tensor, vectors: dict[str, torch.Tensor], side: str) -> torch.Tensor:
+        """CF-space embeddings of new ``side`` ("user" / "item") nodes from their text
+        ``vectors`` (kind -> ``[n, D]``, the same embedder and width as the dataset's),
+        by the current choice (``cf`` has nothing to offer a new node: refused)."""
+        if self.choice == "cf":
+            raise ValueError("cold_scoring: cf cannot score a node from its text; choose intent, profile or combined")
+        outputs = {}
+        for kind, tower in self._towers.items():
+            if tower.user_vectors.shape[1] != vectors[kind].shape[1]:
+                raise ValueError(
+                    f"{kind} vectors of width {vectors[kind].shape[1]}: the model's {kind} tower reads "
+                    f"{tower.user_vectors.shape[1]} (text_proj_dim > 0 or another embedder than the dataset's)"
+                )
+            outputs[kind] = tower.tower(vectors[kind].to(tower.user_vectors.dtype))
+        return self._embed(final, outputs, side)
+
+    def _side(self, nodes: torch.Tensor, side: str) -> torch.Tensor:
+        return nodes[nodes < self.n_users] if side == "user" else nodes[nodes >= self.n_users]
+
+    def _embed(self, final: torch.Tensor, outputs: dict[str, torch.Tensor], side: str) -> torch.Tensor:
+        """Embeddings of nodes whose tower outputs are ``outputs``, fitted against the warm nodes of ``side``."""
+        warm = self._side(self.warm_nodes, side)
         if self.choice != "combined":
             scale = final.index_select(0, warm).norm(dim=1).mean()
-            return F.normalize(self._towers[self.choice](cold), dim=1) * scale
-        x = self._features(warm)
+            return F.normalize(outputs[self.choice], dim=1) * scale
+        x = self._features({kind: tower(warm) for kind, tower in self._towers.items()})
         gram = x.T @ x
         ridge = RIDGE * gram.diagonal().mean() * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
         weights = torch.linalg.solve(gram + ridge, x.T @ final.index_select(0, warm).double())
-        return (self._features(cold) @ weights).to(final.dtype)
+        return (self._features(outputs) @ weights).to(final.dtype)
 
-    def _features(self, rows: torch.Tensor) -> torch.Tensor:
-        """Every tower's output for ``rows`` and a constant column, in float64 for the solve."""
-        parts = [self._towers[kind](rows).double() for kind in sorted(self._towers)]
-        return torch.cat([*parts, torch.ones(rows.numel(), 1, dtype=torch.float64, device=rows.device)], dim=1)
+    @staticmethod
+    def _features(outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Every tower's output (by kind name) and a constant column, in float64 for the solve."""
+        parts = [outputs[kind].double() for kind in sorted(outputs)]
+        ones = torch.ones(parts[0].shape[0], 1, dtype=torch.float64, device=parts[0].device)
+        return torch.cat([*parts, ones], dim=1)
