@@ -76,3 +76,46 @@ def write_cold_ids(path: Path, split: ColdSplit, item_ratio: float, user_ratio: 
 def read_cold_ids(path: Path) -> dict:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+SPLITS = ("train", "valid", "test")
+
+
+def cold_split_folder(
+    src: str | Path, out: str | Path, *, item_ratio: float, user_ratio: float, seed: int,
+    name: str | None = None, user_field: str = "user_id", item_field: str = "item_id",
+) -> Path:
+    """Write a cold split of the fixed split in ``src`` (``<name>.{train,valid,test}.inter``)
+    to the new folder ``out``, with the same file names, the ``.user`` / ``.item``
+    attribute files copied and ``<name>.cold.json``; run ``intents`` and ``embed`` on
+    ``out`` afterwards, so that texts are written from its train file. Moved rows go
+    to validation or test in the source's valid:test proportion."""
+    from .recbole_io import read_atomic, write_atomic
+
+    src, out = Path(src), Path(out)
+    name = name or src.resolve().name
+    tables = {split: read_atomic(src / f"{name}.{split}.inter") for split in SPLITS}
+    header = tables["train"].header
+    for split, table in tables.items():
+        if table.header != header:
+            raise ValueError(f"{src / f'{name}.{split}.inter'}: header {list(table.header)} differs from the train file's")
+        for column in (user_field, item_field):
+            if column not in table.frame.columns:
+                raise ValueError(f"{src / f'{name}.{split}.inter'}: no column {column!r}")
+    if out.exists():
+        raise ValueError(f"{out} exists: the cold split goes to a new folder")
+    rows = np.concatenate([tables[s].frame.to_numpy() for s in SPLITS])
+    assignment = np.concatenate([np.full(len(tables[s].frame), code, dtype=np.int8) for code, s in enumerate(SPLITS)])
+    held = len(tables["valid"].frame) + len(tables["test"].frame)
+    users, items = (np.concatenate([tables[s].frame[c].to_numpy() for s in SPLITS]) for c in (user_field, item_field))
+    split = cold_split(users, items, assignment, item_ratio=item_ratio, user_ratio=user_ratio, seed=seed,
+                       valid_share=len(tables["valid"].frame) / held if held else 0.5)
+    out.mkdir(parents=True)
+    for code, part in enumerate(SPLITS):
+        write_atomic(out / f"{name}.{part}.inter", header, rows[split.assignment == code].tolist())
+    for ext in ("user", "item"):
+        if (src / f"{name}.{ext}").is_file():
+            side = read_atomic(src / f"{name}.{ext}")
+            write_atomic(out / f"{name}.{ext}", side.header, side.frame.to_numpy().tolist())
+    write_cold_ids(out / f"{name}.cold.json", split, item_ratio, user_ratio, seed)
+    return out

@@ -254,3 +254,20 @@ def test_recommend_command_names_the_file_or_key_of_bad_input(cold_checkpoint, t
         )["saved_model_file"]
     status, out = _cli(["recommend", "--model_file", graph_cf, "--user-text", "likes tiny things"], capsys)
     assert status == 2 and out.strip().startswith(f"error: {graph_cf}: GraphCF has no text tower")
+
+
+def test_cold_split_command_writes_a_new_folder_for_your_own_dataset(tmp_path, capsys) -> None:
+    from dataset_prep.__main__ import main
+
+    source = write_tiny_dataset(tmp_path / "data")
+    out = tmp_path / "cold" / TINY
+    assert main(["cold-split", str(source), str(out), "--cold-item-ratio", "0.25", "--seed", "3"]) == 0
+    held = read_cold_ids(out / f"{TINY}.cold.json")
+    assert len(held["items"]) == round(0.25 * 40) and held["users"] == []
+    train = read_atomic(out / f"{TINY}.train.inter").frame
+    assert not set(train["item_id"]) & set(held["items"])
+    total = sum(len(read_atomic(folder / f"{TINY}.{s}.inter").frame) for folder in (out,) for s in ("train", "valid", "test"))
+    assert total == sum(len(read_atomic(source / f"{TINY}.{s}.inter").frame) for s in ("train", "valid", "test"))
+    capsys.readouterr()
+    assert main(["cold-split", str(source), str(out), "--cold-item-ratio", "0.25"]) == 2
+    assert f"{out} exists" in capsys.readouterr().err
