@@ -1,7 +1,7 @@
 """Cold start on the embedded ml-100k: popularity, RecBole's LightGCN, GraphCF, RLMRec-Con and
 IRLLRec with each cold scoring choice, over seeds (issue 17).
 
-    OMP_NUM_THREADS=1 python benchmarks/cold_start.py --seeds 2020 2021 2022 --epochs 20
+    OMP_NUM_THREADS=1 python benchmarks/cold_start.py --seeds 2020 2021 2022 --epochs 40
     OMP_NUM_THREADS=1 python benchmarks/cold_start.py --cold-item-ratio 0 --cold-user-ratio 0.2   # cold users
     python benchmarks/cold_start.py --summarise <csv>                                        # table of a stopped run
 
@@ -11,8 +11,8 @@ and ``cold_seed`` = the seed, before its texts and vectors are written
 validation or test. Each model trains once (``configs/ml100k_shared.yaml``, early stopping on
 validation Recall@20 over all items, patience ``--stopping-step``, at most ``--epochs``; the seed is
 RecBole's too). Its best-validation checkpoint is then evaluated with every cold scoring choice
-it has (``cold_scoring``: cf, intent, profile, combined; scoring only, so one training serves
-them all), first on validation, then once on test, by :func:`recbole_irllrec.analysis.cold.cold_slices`:
+it has (``cold_scoring``: cf, intent, profile, combined, vectors; scoring only, so one training
+serves them all), first on validation, then once on test, by :func:`recbole_irllrec.analysis.cold.cold_slices`:
 ``all`` (RecBole's full ranking over warm + cold items) and ``cold items`` (each user's cold
 positives ranked among the cold items only; users without one left out), plus ``warm items``
 and, for cold users, ``cold users`` / ``warm users``.

@@ -154,11 +154,11 @@ def test_warm_users_and_items_score_bit_for_bit_as_without_cold_scoring(cold_loa
     nodes = ColdNodes.of(train_data)
     assert len(nodes.cold_items) == len(COLD_TINY_ITEMS) and len(nodes.cold_users) == 1
     warm_users = np.setdiff1d(np.arange(1, dataset.user_num), nodes.cold_users)
-    assert model.cold_scoring.choice == config["cold_scoring"] == "combined"
+    assert model.cold_scoring.choice == config["cold_scoring"] == "vectors"
     # today's code path: the backbone's embeddings, no cold handling at all
     user_e, item_e = model.forward()
     today = (user_e @ item_e.T).detach()
-    for choice in ("cf", "intent", "profile", "combined"):
+    for choice in ("cf", "intent", "profile", "combined", "vectors"):
         model.use_cold_scoring(choice)
         scores = _full_scores(model, dataset.user_num)
         assert torch.equal(scores[warm_users][:, nodes.warm_items], today[warm_users][:, nodes.warm_items]), choice
@@ -169,7 +169,7 @@ def test_warm_users_and_items_score_bit_for_bit_as_without_cold_scoring(cold_loa
 
 def test_cold_choices_follow_the_towers_a_model_has(cold_loaded, tmp_path, tiny_data) -> None:
     _, model, _, _, _, _ = cold_loaded
-    assert model.cold_scoring.available() == ("cf", "intent", "profile", "combined")
+    assert model.cold_scoring.available() == ("cf", "intent", "profile", "combined", "vectors")
     with pytest.raises(ValueError, match="cold_scoring must be one of"):
         model.use_cold_scoring("text")
     config = Config(model="RLMRecCon", dataset=TINY, config_dict={**tiny_config(tiny_data, tmp_path), "cold_scoring": "intent"})

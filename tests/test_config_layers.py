@@ -49,7 +49,7 @@ def effective(model: str, dataset: str, **settings) -> dict:
 
 
 # ------------------------------------------------------------------ 1: what each (model, dataset) runs with
-NEW_KEYS = {"sgl_form", "simgcl_form", "cold_scoring"}
+NEW_KEYS = {"sgl_form", "simgcl_form", "cold_scoring", "cold_ridge"}
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
