@@ -271,3 +271,33 @@ def test_cold_split_command_writes_a_new_folder_for_your_own_dataset(tmp_path, c
     capsys.readouterr()
     assert main(["cold-split", str(source), str(out), "--cold-item-ratio", "0.25"]) == 2
     assert f"{out} exists" in capsys.readouterr().err
+
+
+def test_llm_prompts_of_a_cold_split_see_no_held_out_interaction_of_a_cold_node(tmp_path, capsys) -> None:
+    """``cold-split`` then ``intents`` (the offline chat backend, through the same prompts an
+    LLM gets): rewriting every held-out row of the cold items (rating and review) leaves
+    every text the same, and the cold items' texts cite no evidence."""
+    from dataset_prep.__main__ import main
+    from test_intents import NAME, write_shop
+
+    shop = write_shop(tmp_path / "data")
+    out = tmp_path / "cold" / NAME
+    assert main(["cold-split", str(shop), str(out), "--cold-item-ratio", "0.25", "--seed", "1"]) == 0
+    cold_items = set(read_cold_ids(out / f"{NAME}.cold.json")["items"])
+    assert len(cold_items) == 2
+    assert main(["intents", str(out), "--backend", "offline"]) == 0
+    before = {p.name: p.read_bytes() for p in out.glob("*.texts.jsonl")}
+    items = {r.id: r for r in read_text_records(out / f"{NAME}.item.texts.jsonl")}
+    users = read_text_records(out / f"{NAME}.user.texts.jsonl")
+    assert all(not set(r.evidence) & cold_items for r in users)
+    assert all(items[i].evidence in ((), (i,)) for i in cold_items)
+
+    for part in ("valid", "test"):
+        path = out / f"{NAME}.{part}.inter"
+        head, *lines = path.read_text().splitlines()
+        cells = [line.split("\t") for line in lines]
+        path.write_text("\n".join([head] + ["\t".join(c[:2] + ["3", "totally different", c[4]]) if c[1] in cold_items
+                                            else "\t".join(c) for c in cells]) + "\n")
+    (out / f"{NAME}.llmcache.jsonl").unlink()
+    assert main(["intents", str(out), "--backend", "offline"]) == 0
+    assert {p.name: p.read_bytes() for p in out.glob("*.texts.jsonl")} == before
