@@ -59,6 +59,7 @@ class ColdScoring(nn.Module):
         self.register_buffer("warm_nodes", torch.nonzero(real & (degree > 0)).flatten(), persistent=False)
         # a plain dict, not submodules: the alignment terms own the towers and their state-dict entries
         self._towers = {kind: tower for kind, tower in towers.items() if tower is not None}
+        self._factors: dict[str, torch.Tensor] = {}  # side -> Cholesky factor of the vectors map's normal equations
         self.choice = "cf"
         self.choose(check_choice(config, "cold_scoring", COLD_CHOICES))
 
@@ -121,9 +122,14 @@ class ColdScoring(nn.Module):
             scale = final.index_select(0, warm).norm(dim=1).mean()
             return F.normalize(self._towers[self.choice].tower(vectors[self.choice]), dim=1) * scale
         x = self._features(self._vectors(warm))
-        gram = x.T @ x
-        ridge = self.ridge * gram.diagonal().mean() * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
-        weights = torch.linalg.solve(gram + ridge, x.T @ final.index_select(0, warm).double())
+        factor = self._factors.get(side) if self.choice == "vectors" else None
+        if factor is None:
+            gram = x.T @ x
+            ridge = self.ridge * gram.diagonal().mean() * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+            factor = torch.linalg.cholesky(gram + ridge)
+            if self.choice == "vectors":  # frozen vectors: X^T X is the same at every evaluation (D x D, D up to 4.6k)
+                self._factors[side] = factor
+        weights = torch.cholesky_solve(x.T @ final.index_select(0, warm).double(), factor)
         return (self._features(vectors) @ weights).to(final.dtype)
 
     def _features(self, vectors: dict[str, torch.Tensor]) -> torch.Tensor:
