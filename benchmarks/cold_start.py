@@ -57,7 +57,7 @@ BASELINE = "Pop"
 SLICES = ("cold items", "all", "cold users")
 
 
-def train_and_evaluate(name: str, config_dict: dict) -> list[dict]:
+def train_and_evaluate(name: str, config_dict: dict, setting: str) -> list[dict]:
     """Train ``name`` once, then evaluate its best checkpoint with each cold choice on valid, then test."""
     from recbole.utils import init_logger, init_seed
 
@@ -90,7 +90,7 @@ def train_and_evaluate(name: str, config_dict: dict) -> list[dict]:
                 model.use_cold_scoring(choice)
             for slice_name, values in cold_slices(config, model, train_data, data, nodes).items():
                 rows.append({
-                    "model": name, "choice": choice, "seed": config["seed"], "split": split, "slice": slice_name,
+                    "setting": setting, "model": name, "choice": choice, "seed": config["seed"], "split": split, "slice": slice_name,
                     "users": values["users"], "recall@20": values["recall@20"], "ndcg@20": values["ndcg@20"],
                     "best_epoch": checkpoint["epoch"], "train_seconds": round(seconds, 1),
                 })
@@ -106,7 +106,8 @@ def _stats(rows: list[dict], split: str, slice_name: str, metric: str) -> dict[t
 
 
 def summarise(rows: list[dict]) -> None:
-    cold_slice = "cold items" if any(r["slice"] == "cold items" for r in rows) else "cold users"
+    # the slice the split is about (rows of an older CSV without the column: cold items)
+    cold_slice = rows[0].get("setting") or "cold items"
     columns = [("test", cold_slice, "recall@20"), ("test", cold_slice, "ndcg@20"), ("test", "all", "recall@20"),
                ("test", "all", "ndcg@20"), ("valid", cold_slice, "recall@20"), ("valid", "all", "recall@20")]
     stats = [_stats(rows, *column) for column in columns]
@@ -181,7 +182,7 @@ def main() -> None:
                 "cold_item_ratio": args.cold_item_ratio, "cold_user_ratio": args.cold_user_ratio, "cold_seed": seed,
                 **overrides,
             }
-            new = train_and_evaluate(name, config)
+            new = train_and_evaluate(name, config, "cold items" if args.cold_item_ratio else "cold users")
             rows.extend(new)
             write_csv(csv_path, rows)
             cold = [r for r in new if r["split"] == "test" and r["slice"] in ("cold items", "cold users")]
