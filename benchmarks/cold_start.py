@@ -20,7 +20,9 @@ and, for cold users, ``cold users`` / ``warm users``.
 Baselines. ``Pop`` (RecBole's popularity: every cold item has count 0, so its cold ranking is
 a tie broken by id), RecBole's ``LightGCN`` and the plugin's ``GraphCF`` (no text: a cold item
 keeps an untrained embedding, shown as choice ``cf``: they cannot score cold items),
-``RLMRecCon`` (its profile tower) and ``IRLLRec``.
+``RLMRecCon`` (its profile tower) and ``IRLLRec``. ``GraphCF`` also gets a ``vectors`` row:
+the same ridge map from the text vectors, onto the embeddings of a model trained without
+text, the same-encoder control for the text models' ``vectors`` rows.
 
 Output. One row per (model, choice, seed, split, slice) in the CSV (``--csv``, rewritten
 atomically after every model); the table gives mean ± sample std over seeds of test
@@ -57,6 +59,33 @@ BASELINE = "Pop"
 SLICES = ("cold items", "all", "cold users")
 
 
+def attach_vectors_scorer(model, train_data, config_dict: dict) -> None:
+    """Give a trained GraphCF the ``vectors`` cold scorer (a ridge map from the text vectors to
+    its final embeddings, fitted on its warm nodes): the same-encoder control for the text
+    models' ``vectors`` row. The vectors come from the dataset as IRLLRec loads it (same files,
+    same id mapping, checked)."""
+    import numpy as np
+
+    from recbole_irllrec.config import Config
+    from recbole_irllrec.data.text_features import INTENT_COLUMNS, PROFILE_COLUMNS, load_text_matrices
+    from recbole_irllrec.model.cold import ColdScoring
+    from recbole_irllrec.model.towers import TextEncoder
+    from recbole_irllrec.quick_start import create_dataset
+
+    text_config = Config(model="IRLLRec", dataset="ml-100k",
+                         config_dict={k: v for k, v in config_dict.items() if k not in NO_TEXT})
+    text_dataset = create_dataset(text_config)
+    ours = train_data._dataset
+    for field in (ours.uid_field, ours.iid_field):
+        if not np.array_equal(text_dataset.field2id_token[field], ours.field2id_token[field]):
+            raise ValueError(f"the text dataset maps {field} to other ids than GraphCF's")
+    matrices = load_text_matrices(text_config, text_dataset, PROFILE_COLUMNS + INTENT_COLUMNS)
+    towers = {kind: TextEncoder(matrices[f"user_{kind}"], matrices[f"item_{kind}"], model.embedding_size)
+              for kind in ("profile", "intent")}  # only their vectors are read by the vectors map
+    settings = {"model": "GraphCF", "cold_scoring": "vectors", "cold_ridge": text_config["cold_ridge"]}
+    model.cold_scoring = ColdScoring(settings, model.backbone.edge_index, model.n_users, model.n_nodes, towers)
+
+
 def train_and_evaluate(name: str, config_dict: dict, setting: str) -> list[dict]:
     """Train ``name`` once, then evaluate its best checkpoint with each cold choice on valid, then test."""
     from recbole.utils import init_logger, init_seed
@@ -80,8 +109,10 @@ def train_and_evaluate(name: str, config_dict: dict, setting: str) -> list[dict]
     checkpoint = load_checkpoint(trainer.saved_model_file, map_location="cpu")
     model.load_state_dict(checkpoint["state_dict"])
     model.load_other_parameter(checkpoint.get("other_parameter"))
+    if name == "GraphCF":
+        attach_vectors_scorer(model, train_data, config_dict)
     scorer = getattr(model, "cold_scoring", None)
-    choices = scorer.available() if scorer is not None else ("cf",)
+    choices = ("cf", "vectors") if name == "GraphCF" else scorer.available() if scorer is not None else ("cf",)
     nodes = ColdNodes.of(train_data)
     rows = []
     for split, data in (("valid", valid_data), ("test", test_data)):  # test read once per (model, choice)
@@ -114,7 +145,8 @@ def summarise(rows: list[dict]) -> None:
     keys = sorted(stats[0], key=lambda k: (list(MODELS).index(k[0]), k[1]))
     lines = [["model", "cold scoring", "seeds"] + [f"{s} {sl} {m}" for s, sl, m in columns]]
     for key in keys:
-        lines.append([key[0], key[1] + (" (no text: cannot score cold)" if key[0] in ("Pop", "LightGCN", "GraphCF") else ""),
+        no_text = key[0] in ("Pop", "LightGCN") or key == ("GraphCF", "cf")
+        lines.append([key[0], key[1] + (" (no text: cannot score cold)" if no_text else ""),
                       str(stats[0][key][2])] + [f"{st[key][0]:.4f} ± {st[key][1]:.4f}" if key in st else "-" for st in stats])
     widths = [max(len(line[c]) for line in lines) for c in range(len(lines[0]))]
     print()
@@ -124,7 +156,7 @@ def summarise(rows: list[dict]) -> None:
     if base in stats[0]:
         print(f"\nagainst popularity on the {cold_slice} slice (test Recall@20 / NDCG@20):")
         for key in keys:
-            if key[0] in ("RLMRecCon", "IRLLRec") and key[1] != "cf":
+            if key[1] != "cf":
                 parts = []
                 for st in stats[:2]:
                     ours, pop = st[key][:2], st[base][:2]
@@ -135,7 +167,7 @@ def summarise(rows: list[dict]) -> None:
                     parts.append(f"{ours[0] - pop[0]:+.4f} ({verdict})")
                 print(f"  {key[0]} {key[1]}: " + ", ".join(parts))
     print(f"\nvalidation {cold_slice} Recall@20 picks, per text model:")
-    for model in ("RLMRecCon", "IRLLRec"):
+    for model in ("GraphCF", "RLMRecCon", "IRLLRec"):
         options = {k[1]: v for k, v in stats[4].items() if k[0] == model and k[1] != "cf"}
         if options:
             best = max(options, key=lambda c: options[c][0])
