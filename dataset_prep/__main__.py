@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_intents(commands)
     _add_embed(commands)
     _add_convert_rlmrec(commands)
+    _add_cold_split(commands)
     for subparser in commands.choices.values():
         _add_debug_flag(subparser, default=argparse.SUPPRESS)
     return parser
@@ -221,6 +222,34 @@ def _run_embed(args: argparse.Namespace) -> int:
         return 1
     print(summary_line(report))
     return 0
+
+
+# ------------------------------------------------------------------ cold-split
+def _add_cold_split(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "cold-split", help="hold a seeded share of items/users out of training (cold start), into a new folder",
+        description="Copies the fixed split of SRC_DIR to OUT_DIR with every training interaction of the cold "
+        "items and users moved to validation or test. Run intents and embed on OUT_DIR afterwards: texts are "
+        "written from its train file, so no held-out interaction reaches a cold node's text.",
+    )
+    p.add_argument("src_dir", metavar="SRC_DIR", help="folder with <name>.{train,valid,test}.inter")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="new folder for the cold split (name it <name>)")
+    p.add_argument("--name", help="file prefix (default: SRC_DIR's folder name)")
+    p.add_argument("--cold-item-ratio", type=float, default=0.0)
+    p.add_argument("--cold-user-ratio", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=2020)
+    p.set_defaults(handler=_run_cold_split)
+
+
+def _run_cold_split(args: argparse.Namespace) -> None:
+    from .cold_split import cold_split_folder
+
+    try:
+        folder = cold_split_folder(args.src_dir, args.out_dir, item_ratio=args.cold_item_ratio,
+                                   user_ratio=args.cold_user_ratio, seed=args.seed, name=args.name)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    print(folder)
 
 
 # ------------------------------------------------------------------ convert-rlmrec

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from dataset_prep.movielens import ML100K, prepare_ml100k
+from recbole_irllrec.data.cold import cold_settings
 
 
 def prepare_embedded(config) -> None:
@@ -11,4 +12,8 @@ def prepare_embedded(config) -> None:
     ``config['data_path']`` (``<data_path>/ml-100k``, see recbole_irllrec's
     Config); other datasets are left to the user."""
     if config["dataset"] == ML100K:
-        prepare_ml100k(os.path.dirname(config["data_path"]))
+        # the folder Config chose (ml-100k, or a cold split's own folder) sits in <data_path>
+        item_ratio, user_ratio, seed = cold_settings(config)
+        prepare_ml100k(
+            os.path.dirname(config["data_path"]), cold_item_ratio=item_ratio, cold_user_ratio=user_ratio, cold_seed=seed
+        )

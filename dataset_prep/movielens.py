@@ -22,7 +22,10 @@ import numpy as np
 
 from recbole_irllrec.data.text_features import ITEM_SUFFIX, USER_SUFFIX
 
+from recbole_irllrec.data.cold import embedded_folder_name, is_cold_split
+
 from .atomic import staged_directory
+from .cold_split import cold_split, write_cold_ids
 from .embed import DEFAULT_EMBEDDER_NAME, Embedder, SentenceTransformerEmbedder, embed_texts
 from .errors import InputError
 from .features import write_feature_file
@@ -55,15 +58,22 @@ def prepare_ml100k(
     ratios: Sequence[float] = (0.8, 0.1, 0.1),
     force: bool = False,
     source_dir: str | Path | None = None,
+    cold_item_ratio: float = 0.0,
+    cold_user_ratio: float = 0.0,
+    cold_seed: int = 2020,
 ) -> Path:
     """Build (or reuse) ``<data_root>/ml-100k`` and return its path.
 
     ``embedder`` None means the default all-MiniLM-L6-v2 model, loaded only
     when a build is needed. ``source_dir`` overrides the bundled ml-100k
     (files ``ml-100k.inter``/``.item``/``.user``), mainly for tests.
+    A cold ratio > 0 builds a cold-start split instead, in
+    ``<data_root>/ml-100k-cold-i<items>-u<users>-s<cold_seed>``
+    (:mod:`dataset_prep.cold_split`), before any text is written.
     """
     source = Path(source_dir) if source_dir is not None else ml100k_source_dir()
-    target = Path(data_root) / ML100K
+    cold = (float(cold_item_ratio), float(cold_user_ratio), int(cold_seed))
+    target = Path(data_root) / embedded_folder_name(ML100K, *cold)
     writer = OfflineMovieWriter()
     shares = normalize_ratios(ratios)  # validate before any work
     inter_path = source / f"{ML100K}.inter"
@@ -78,6 +88,8 @@ def prepare_ml100k(
         embedder=embedder.name if embedder is not None else DEFAULT_EMBEDDER_NAME,
         sources=sources,
     )
+    if is_cold_split(*cold[:2]):  # only then: an ordinary folder keeps its manifest, and is reused
+        params["cold"] = {"item_ratio": cold[0], "user_ratio": cold[1], "seed": cold[2]}
     if not force and reusable(target, params):
         logger.info("Reusing prepared dataset at %s (manifest matches).", target)
         return target
@@ -87,7 +99,7 @@ def prepare_ml100k(
     if embedder is None:
         embedder = SentenceTransformerEmbedder()
     with staged_directory(target) as staging:
-        stats = _build(staging, source, writer, embedder, seed, shares)
+        stats = _build(staging, source, writer, embedder, seed, shares, cold)
         stats["seconds"] = round(time.perf_counter() - started, 2)
         write_manifest(staging, params, [p.name for p in staging.iterdir()], stats)
     logger.info("Prepared %s in %.1f s: %s", target, time.perf_counter() - started, stats)
@@ -95,13 +107,14 @@ def prepare_ml100k(
 
 
 def _build(
-    folder: Path, source: Path, writer: TextWriter, embedder: Embedder, seed: int, ratios: Sequence[float]
+    folder: Path, source: Path, writer: TextWriter, embedder: Embedder, seed: int, ratios: Sequence[float],
+    cold: tuple[float, float, int] = (0.0, 0.0, 2020),
 ) -> dict[str, object]:
     """Write every output file into ``folder``; returns summary counts for the manifest."""
     inter = read_atomic(source / f"{ML100K}.inter")
     if inter.frame.empty:
         raise InputError(f"{source / f'{ML100K}.inter'}: no interactions (the file holds a header only)")
-    split_files, counts = _write_splits(folder, inter, seed, ratios)
+    split_files, counts = _write_splits(folder, inter, seed, ratios, cold)
     for ext in ("item", "user"):
         # Side files travel along so `python -m dataset_prep intents` can prompt from this folder.
         if (source / f"{ML100K}.{ext}").is_file():
@@ -132,10 +145,20 @@ def _build(
 
 
 def _write_splits(
-    folder: Path, inter: AtomicTable, seed: int, ratios: Sequence[float]
+    folder: Path, inter: AtomicTable, seed: int, ratios: Sequence[float],
+    cold: tuple[float, float, int] = (0.0, 0.0, 2020),
 ) -> tuple[dict[str, Path], dict[str, int]]:
-    """Write ``ml-100k.{train,valid,test}.inter`` with the source header and raw source rows."""
+    """Write ``ml-100k.{train,valid,test}.inter`` with the source header and raw source rows
+    (and, for a cold split, ``ml-100k.cold.json``: the held-out ids)."""
     assignment = split_by_user(inter.column("user_id"), ratios, seed)
+    if is_cold_split(*cold[:2]):
+        held_out = ratios[1] + ratios[2]
+        moved = cold_split(
+            inter.column("user_id"), inter.column("item_id"), assignment, item_ratio=cold[0], user_ratio=cold[1],
+            seed=cold[2], valid_share=ratios[1] / held_out if held_out else 0.5,
+        )
+        assignment = moved.assignment
+        write_cold_ids(folder / f"{ML100K}.cold.json", moved, *cold)
     rows = inter.frame.to_numpy()
     paths, counts = {}, {}
     for code, name in enumerate(SPLIT_NAMES):

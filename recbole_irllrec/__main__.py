@@ -1,5 +1,6 @@
-"""``python -m recbole_irllrec {sparsity, explain, embplot} --model_file CKPT ...``:
-look at a trained checkpoint (see README, "Seeing intents")."""
+"""``python -m recbole_irllrec {sparsity, explain, embplot, recommend} --model_file CKPT ...``:
+look at a trained checkpoint (see README, "Seeing intents"), or recommend to new users
+and items from their text (README, "Cold start")."""
 from __future__ import annotations
 
 import argparse
@@ -35,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=int, default=2000, help="users+items drawn (0: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="embeddings.png")
+    p = commands.add_parser("recommend", help="top-k for a new user (or item) from its text alone")
+    p.add_argument("--model_file", required=True, help="a checkpoint with a text tower (IRLLRec, RLMRecCon)")
+    p.add_argument("--user-text", action="append", default=[], metavar="TEXT",
+                   help="a new user's profile/intent text (repeatable; ids new-user-1, ...)")
+    p.add_argument("--item-text", action="append", default=[], metavar="TEXT", help="a new item's text (repeatable)")
+    p.add_argument("--input", metavar="JSON", help='{"users": [{"id", "profile", "intent"}], "items": [...]}')
+    p.add_argument("--topk", type=int, default=10)
+    p.add_argument("--embedder", help="embedder spec (st:PATH_OR_NAME) instead of the one the dataset recorded")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     for sub in commands.choices.values():
         sub.add_argument("--verbose", "--debug", action="store_true",
                          help="keep RecBole's log and warnings, and show the traceback of an error")
@@ -75,6 +85,8 @@ def _run(args) -> int:
                 shown = shown[["group", "users", *plot_columns(table, args.metrics)]]
             print(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
             print(f"wrote {os.path.join(args.out, 'sparsity.csv')} and {os.path.join(args.out, 'sparsity.png')}")
+        elif args.command == "recommend":
+            _recommend(args)
         elif args.command == "explain":
             from recbole_irllrec.analysis.explain import run_explain
 
@@ -93,6 +105,24 @@ def _run(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _recommend(args) -> None:
+    import json
+
+    from recbole_irllrec.recommend import NewNode, read_new_nodes, recommend
+
+    nodes = read_new_nodes(args.input) if args.input else {}
+    users = nodes.get("users", []) + [NewNode(f"new-user-{k}", t, t) for k, t in enumerate(args.user_text, 1)]
+    items = nodes.get("items", []) + [NewNode(f"new-item-{k}", t, t) for k, t in enumerate(args.item_text, 1)]
+    if not users and not items:
+        raise ValueError("nothing to recommend for: give --user-text, --item-text or --input FILE")
+    results = recommend(args.model_file, users, items, args.topk, embedder=args.embedder)
+    if args.json:
+        print(json.dumps([{"side": r.side, "id": r.node.id, "top": [{"id": i, "score": s, "text": t} for i, s, t in r.top]}
+                          for r in results], indent=2))
+    else:
+        print("\n\n".join(r.to_text() for r in results))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import yaml
 from recbole.config import Config as RecBoleConfig
 
 from recbole_irllrec.config_summary import config_summary
+from recbole_irllrec.data.cold import cold_settings, embedded_folder_name, is_cold_split
 from recbole_irllrec.config_sources import (
     COMMAND_LINE,
     CONFIG_DICT,
@@ -222,9 +223,17 @@ class Config(RecBoleConfig):
 
     def _set_default_parameters(self):
         super()._set_default_parameters()
+        cold = cold_settings(self.final_config_dict)
         if self.dataset == EMBEDDED_DATASET:
             root = self.external_config_dict.get("data_path", self.internal_config_dict["data_path"])
-            self.final_config_dict["data_path"] = os.path.join(root, self.dataset)
+            self.final_config_dict["data_path"] = os.path.join(root, embedded_folder_name(self.dataset, *cold))
+        elif is_cold_split(*cold[:2]):
+            # the split must exist before texts are written from its train file: it cannot be drawn at load time
+            raise ConfigError(
+                f"cold_item_ratio / cold_user_ratio split the embedded {EMBEDDED_DATASET} only; for {self.dataset!r} "
+                "make the cold split on disk first (python -m dataset_prep cold-split), write texts and vectors "
+                "from its train file, and train on that folder with the ratios left at 0"
+            )
         self.final_config_dict["data_path"] = os.path.abspath(self.final_config_dict["data_path"])
         self.sources.set_by_derivation("data_path", "derived: <data_path>/<dataset>, absolute")
         self.sources.set_by_derivation("valid_metric_bigger", f"{DERIVED} from valid_metric")

@@ -288,4 +288,5 @@ def keys_of(*terms) -> frozenset[str]:
 TEXT_KEYS = keys_of(
     *TEXT_INPUT_KEYS, Candidates, ProfileAlignment, PairwiseAlignment, AlignScope, TranslationAlignment,
     TextMatching, ProfileReconstruction,
+    "cold_scoring", "cold_ridge",  # model/cold.py's ColdScoring (which imports this module): scoring, not a loss term
 )

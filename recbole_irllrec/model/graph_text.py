@@ -28,6 +28,7 @@ from recbole.utils import InputType
 from recbole_irllrec.data.text_features import load_text_matrices
 from recbole_irllrec.model.alignment import SCOPES, TEXT_KEYS, Batch, check_choice, tower_keys
 from recbole_irllrec.model.backbones import BACKBONES, EncoderOutput, GraphEncoder, unread_backbone_keys
+from recbole_irllrec.model.cold import ColdScoring
 from recbole_irllrec.model.graph import bipartite_edges
 from recbole_irllrec.model.intent import Prototypes
 from recbole_irllrec.model.losses import bpr_loss, l2_norm_sq
@@ -59,6 +60,7 @@ class GraphTextRecommender(GeneralRecommender):
             persistent=False,
         )
         self.batch_reg_loss = EmbLoss()
+        self.cold_scoring: ColdScoring | None = None  # models with a text tower score cold nodes from text
         self.restore_user_e = None
         self.restore_item_e = None
         self.other_parameter_name = ["restore_user_e", "restore_item_e"]
@@ -143,15 +145,38 @@ class GraphTextRecommender(GeneralRecommender):
         return pa.intent_graph.prototypes() if pa is not None else None
 
     # ------------------------------------------------------------ scoring
+    def cold_scorer(self, config, towers: dict[str, TextEncoder | None]) -> ColdScoring | None:
+        """Scoring of nodes without training edges from ``towers`` (``cold_scoring``);
+        None when every weight that builds a tower is 0 (the model then scores as GraphCF)."""
+        if all(tower is None for tower in towers.values()):
+            return None
+        return ColdScoring(config, self.backbone.edge_index, self.n_users, self.n_nodes, towers)
+
+    def use_cold_scoring(self, choice: str) -> None:
+        """Score cold nodes by ``choice`` from now on (``cold_scoring``'s values)."""
+        if self.cold_scoring is None:
+            raise ValueError(f"{type(self).__name__} has no text tower: it cannot score cold users or items")
+        self.cold_scoring.choose(choice)
+        self._reset_cache()
+
+    def scoring_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(user, item)`` embeddings that scores are made of: :meth:`forward`'s,
+        with the rows of cold nodes from their text (``cold_scoring``)."""
+        if self.cold_scoring is None or self.cold_scoring.choice == "cf":
+            return self.forward()
+        final = self.cold_scoring(torch.cat(self.forward()))
+        user_e, item_e = torch.split(final, [self.n_users, self.n_items])
+        return user_e, item_e
+
     def predict(self, interaction):
         user = interaction[self.USER_ID]
         item = interaction[self.ITEM_ID]
-        user_e, item_e = self.forward()
+        user_e, item_e = self.scoring_embeddings()
         return (user_e[user] * item_e[item]).sum(dim=1)
 
     def full_sort_predict(self, interaction):
         user = interaction[self.USER_ID]
         if self.restore_user_e is None or self.restore_item_e is None:
-            self.restore_user_e, self.restore_item_e = self.forward()
+            self.restore_user_e, self.restore_item_e = self.scoring_embeddings()
         scores = self.restore_user_e[user] @ self.restore_item_e.T
         return scores.view(-1)

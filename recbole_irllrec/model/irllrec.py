@@ -45,6 +45,7 @@ from recbole_irllrec.model.alignment import (
     keys_of,
     text_batch_size,
 )
+from recbole_irllrec.model.cold import ColdScoring
 from recbole_irllrec.model.graph_text import GraphTextRecommender
 
 INTENT_WEIGHTS = ("kd_int_weight", "kd_int_weight_2", "kd_int_weight_3")  # PA, TA, ITM
@@ -55,7 +56,7 @@ class IRLLRec(GraphTextRecommender):
 
     READS_TEXT_KEYS = keys_of(
         *TEXT_INPUT_KEYS, Candidates, ProfileAlignment, PairwiseAlignment, AlignScope, TranslationAlignment,
-        TextMatching,
+        TextMatching, ColdScoring,
     )
 
     def __init__(self, config, dataset):
@@ -78,6 +79,8 @@ class IRLLRec(GraphTextRecommender):
         self.text_matching = None
         if config["kd_int_weight_3"]:
             self.text_matching = TextMatching(config, self.intent_text.tower)
+        profile = self.profile_alignment.text if self.profile_alignment is not None else None
+        self.cold_scoring = self.cold_scorer(config, {"intent": self.intent_text, "profile": profile})
 
     @classmethod
     def text_columns(cls, config) -> tuple[str, ...]:

@@ -30,13 +30,14 @@ from recbole_irllrec.model.alignment import (
     keys_of,
     text_batch_size,
 )
+from recbole_irllrec.model.cold import ColdScoring
 from recbole_irllrec.model.graph_text import GraphTextRecommender
 
 
 class RLMRecCon(GraphTextRecommender):
     r"""RLMRec-Con: the backbone plus contrastive profile alignment."""
 
-    READS_TEXT_KEYS = keys_of(*TEXT_INPUT_KEYS, Candidates, ProfileAlignment)
+    READS_TEXT_KEYS = keys_of(*TEXT_INPUT_KEYS, Candidates, ProfileAlignment, ColdScoring)
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
@@ -45,6 +46,8 @@ class RLMRecCon(GraphTextRecommender):
         self.profile_alignment = None
         if config["kd_weight"]:
             self.profile_alignment = ProfileAlignment(config, self.text_encoder(config, dataset, "profile"))
+        profile = self.profile_alignment.text if self.profile_alignment is not None else None
+        self.cold_scoring = self.cold_scorer(config, {"profile": profile})
 
     @classmethod
     def text_columns(cls, config) -> tuple[str, ...]:
