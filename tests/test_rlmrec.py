@@ -179,7 +179,8 @@ def test_ids_without_interactions_get_no_feature_row(tmp_path):
     first = parse_float_seq(items.frame[FILE_LAYOUT[ITEM_SUFFIX][0][1]][3])
     assert np.allclose(first, profiles[3], atol=1e-6)
     # RecBole (through TextFeatureDataset) accepts the folder: 4 items + padding
-    config = Config(model="BPR", dataset="tiny-rlm", config_dict=tiny_config(tmp_path / "out", tmp_path))
+    settings = tiny_config(tmp_path / "out", tmp_path) | {"topk": [5], "valid_metric": "Recall@5"}  # 7 items
+    config = Config(model="BPR", dataset="tiny-rlm", config_dict=settings)
     dataset, *_ = build_data_and_model(config)
     assert dataset.item_num == 8 and dataset.user_num == 7  # 7 items / 6 users + padding
 
