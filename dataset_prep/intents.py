@@ -404,10 +404,7 @@ def summary_lines(report: IntentReport, max_failures: int = 10) -> list[str]:
         )
     lines.append("parsed: asked requests whose first answer parsed; req/s: asked requests per second; "
                  "tok/s: completion tokens per second")
-    forms: dict[str, int] = {}
-    for t in report.tasks:
-        for form, count in t.response_formats.items():
-            forms[form] = forms.get(form, 0) + count
+    forms = _total(report.tasks).response_formats
     if forms:
         lines.append("answers constrained by: " + ", ".join(f"{form} {n}" for form, n in forms.items()))
     for side, ids in report.skipped.items():
@@ -437,6 +434,8 @@ def _total(tasks: list[TaskReport]) -> TaskReport:
         total.prompt_tokens += t.prompt_tokens
         total.completion_tokens += t.completion_tokens
         total.seconds += t.seconds
+        for form, count in t.response_formats.items():
+            total.response_formats[form] = total.response_formats.get(form, 0) + count
     return total
 
 

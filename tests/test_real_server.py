@@ -42,6 +42,8 @@ N_ITEMS, N_USERS = 8, 6
 REQUESTS = 2 * N_ITEMS + 2 * N_USERS
 # the same for every run here; 384 tokens hold a bounded four-key answer (prompts.answer_schema)
 INTENT_FLAGS = ["--max-tokens", "384", "--max-user-items", "5", "--concurrency", "2"]
+# the commands' environment: the local server checks no key, but the openai client wants one
+ENV = {**os.environ, "OPENAI_API_KEY": "EMPTY", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 # 8 items: top-k must stay below the item count (RecBole's topk would fail on k=20)
 CONFIG = "benchmark_filename: [train, valid, test]\nkd_int_weight: 2.0e-03\ntopk: [5]\nvalid_metric: Recall@5\n"
 
@@ -62,11 +64,10 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def run(args: list[str], server: LlamaServer, cwd: Path | None = None, timeout: int = 1800) -> tuple[str, float]:
+def run(args: list[str], cwd: Path | None = None, timeout: int = 1800) -> tuple[str, float]:
     """Run a command to its end; returns its output and wall seconds (fails on a non-zero exit)."""
-    env = {**os.environ, "OPENAI_API_KEY": "EMPTY", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(args, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"{' '.join(args)} exited {done.returncode}:\n{output[-4000:]}"
     return output, time.perf_counter() - started
@@ -94,9 +95,8 @@ def written(out: Path) -> tuple[int, int]:
 
 
 def intents_run(command: list[str]) -> tuple[subprocess.CompletedProcess, float]:
-    env = {**os.environ, "OPENAI_API_KEY": "EMPTY", "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=3600)
     assert done.returncode in (0, 1), (done.stdout + done.stderr)[-4000:]  # 1: some answers failed, listed
     return done, time.perf_counter() - started
 
@@ -129,14 +129,13 @@ def test_intents_then_embed_then_one_epoch_with_and_without_the_json_schema(
               f"{total['failed']:>8.0f}{seconds:>8.1f}{total['req/s']:>7.2f}{total['tok/s']:>7.1f}")
 
     # the schema run's texts become vectors (embed's default encoder, MiniLM) ...
-    output, _ = run([sys.executable, "-m", "dataset_prep", "embed", str(folder), "--texts-dir", str(schema_texts)],
-                    server)
+    output, _ = run([sys.executable, "-m", "dataset_prep", "embed", str(folder), "--texts-dir", str(schema_texts)])
     assert (folder / f"{NAME}.useremb").is_file() and (folder / f"{NAME}.itememb").is_file()
     # ... and IRLLRec trains an epoch on them
     (tmp_path / "slice.yaml").write_text(CONFIG)
     output, _ = run([sys.executable, str(REPO / "run_recbole_irllrec.py"), "--model=IRLLRec", f"--dataset={NAME}",
                      f"--data_path={data_root}", "--config_files=slice.yaml", "--epochs=1", "--threads=1",
-                     f"--checkpoint_dir={tmp_path / 'saved'}"], server, cwd=tmp_path)
+                     f"--checkpoint_dir={tmp_path / 'saved'}"], cwd=tmp_path)
     assert "test result" in output, output[-3000:]
 
 
@@ -145,10 +144,9 @@ def test_a_run_killed_midway_resumes_without_asking_any_answered_prompt_again(
 ) -> None:
     out = tmp_path / "texts"
     cache = out / f"{NAME}.llmcache.jsonl"
-    env = {**os.environ, "OPENAI_API_KEY": "EMPTY", "PYTHONPATH": str(REPO)}
     command = intents_command(data_root / NAME, server, out)
     asked_before = len(server.requests())
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 1200
     while time.monotonic() < deadline and process.poll() is None and len(ok_prompts(cache)) < REQUESTS // 3:
         time.sleep(0.2)
@@ -159,7 +157,7 @@ def test_a_run_killed_midway_resumes_without_asking_any_answered_prompt_again(
     asked_first = server.requests()[asked_before:]
     assert REQUESTS // 3 <= len(answered) < REQUESTS
 
-    output, _ = run(command, server)
+    output, _ = run(command)
     asked_again = server.requests()[asked_before + len(asked_first):]
     print(f"\nkilled after {len(answered)} cached answers ({len(asked_first)} prompts asked); "
           f"the re-run asked {len(asked_again)}:\n{output}")

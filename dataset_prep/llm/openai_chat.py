@@ -31,7 +31,7 @@ from typing import Any
 
 from .backend import ChatAnswer, ChatRequest, FatalBackendError, InvalidResponseError
 from .openai_client import openai_client
-from .prompts import answer_schema
+from .prompts import answer_schema, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -182,14 +182,10 @@ class OpenAIChatBackend:
             if self._level <= failed:
                 self._level = failed + 1
                 logger.warning("The server rejects response_format %s (%s); sending %s from now on.",
-                               _LADDER[failed], _one_line(exc), _LADDER[self._level])
+                               _LADDER[failed], one_line(str(exc), 300), _LADDER[self._level])
 
 
 def _rejects_format(exc: Any) -> bool:
     """Whether a server error is about response_format (400/422, or llama-cpp-python's 500)."""
     return exc.status_code in (400, 422, 500) and any(word in str(exc) for word in _FORMAT_WORDS)
 
-
-def _one_line(exc: Exception, limit: int = 300) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -149,7 +149,7 @@ def parse_answer(text: str, output_keys: tuple[str, ...]) -> dict[str, Any]:
     stripped = _FENCE.sub("", text.strip())
     start = stripped.find("{")
     if start < 0:
-        raise AnswerFormatError(f"no JSON object in answer: {_clip(text)}")
+        raise AnswerFormatError(f"no JSON object in answer: {one_line(text)}")
     try:
         # strict=False: a raw tab or newline inside a string (grammar-constrained llama.cpp writes them) is kept
         obj, _ = json.JSONDecoder(strict=False).raw_decode(stripped[start:])
@@ -165,7 +165,7 @@ def parse_answer(text: str, output_keys: tuple[str, ...]) -> dict[str, Any]:
             obj[key] = value
     missing = [k for k in output_keys if _is_empty(obj.get(k))]
     if missing:
-        raise AnswerFormatError(f"{problem or 'answer lacks ' + ', '.join(missing)} in answer: {_clip(text)}")
+        raise AnswerFormatError(f"{problem or 'answer lacks ' + ', '.join(missing)} in answer: {one_line(text)}")
     return {k: obj[k] for k in output_keys}
 
 
@@ -215,6 +215,7 @@ def _is_empty(value: Any) -> bool:
     return False
 
 
-def _clip(text: str, limit: int = 200) -> str:
-    one_line = " ".join(text.split())
-    return one_line if len(one_line) <= limit else one_line[:limit] + "..."
+def one_line(text: str, limit: int = 200) -> str:
+    """``text`` on one line (whitespace runs collapsed), cut at ``limit`` characters, for messages."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "..."
